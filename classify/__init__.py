@@ -1,0 +1,30 @@
+"""zonegate classify: sensitivity levels and categories for text, JSON and CSV, and masking.
+
+Depends on nothing else of zonegate.
+
+    from classify import Classifier
+    clf = Classifier.default()
+    result = clf.scan_json({"phone": "13812345678"})
+    masked, result = clf.mask_json(obj, above="L3")
+"""
+
+from __future__ import annotations
+
+from classify.catalog import Catalog, load_catalog
+from classify.classifier import Classifier
+from classify.errors import CatalogError, ClassifyError, InputError, MaskingError
+from classify.levels import LEVELS
+from classify.model import Finding, ScanResult
+
+__all__ = [
+    "LEVELS",
+    "Catalog",
+    "CatalogError",
+    "Classifier",
+    "ClassifyError",
+    "Finding",
+    "InputError",
+    "MaskingError",
+    "ScanResult",
+    "load_catalog",
+]

@@ -1,0 +1,225 @@
+"""The library API: `Classifier` scans text, JSON and CSV, and masks above a level."""
+
+from __future__ import annotations
+
+import bisect
+import csv
+import datetime as _dt
+import io
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+
+from classify import structured
+from classify.catalog import Catalog, load_catalog
+from classify.errors import MaskingError
+from classify.levels import is_level, rank
+from classify.masking import Masker
+from classify.model import Finding, ScanResult
+from classify.rules import Hit, finish, select, to_hits
+from classify.scanner import Candidate, Scanner
+
+_DEFAULT: Classifier | None = None
+_DEFAULT_LOCK = threading.Lock()
+_HINT_CACHE_MAX = 4096
+
+
+class Classifier:
+    """Finds sensitive values and grades documents with one catalog.
+
+    Building one compiles the catalog's patterns (tens of milliseconds); build it once and
+    share it: every method is safe to call from several threads.
+    """
+
+    def __init__(self, catalog: Catalog, *,
+                 today: Callable[[], _dt.date] = _dt.date.today) -> None:
+        self.catalog = catalog
+        self._today = today
+        self._scanner = Scanner(catalog, today)
+        self._hints: dict[str, frozenset[str]] = {}
+
+    @classmethod
+    def default(cls) -> Classifier:
+        """The shared classifier for the shipped catalog."""
+        global _DEFAULT
+        with _DEFAULT_LOCK:
+            if _DEFAULT is None:
+                _DEFAULT = cls(load_catalog())
+            return _DEFAULT
+
+    @classmethod
+    def from_catalog(cls, path: str | Path) -> Classifier:
+        """A classifier for a user catalog merged over the shipped one."""
+        return cls(load_catalog(path))
+
+    # -- scanning ------------------------------------------------------------------------
+
+    def scan_text(self, text: str) -> ScanResult:
+        """Grade free text; finding offsets index into `text`."""
+        return self.scan_chunks([text])
+
+    def scan_chunks(self, chunks: Iterable[str]) -> ScanResult:
+        """Grade a text delivered in pieces (split at line ends) as one document.
+
+        Offsets are into the concatenated text. Only the findings are kept in memory.
+        """
+        hits: list[Hit] = []
+        offset = 0
+        for chunk in chunks:
+            found = select(self._scanner.scan(chunk), self.catalog.min_score)
+            hits.extend(to_hits(found, self.catalog, offset=offset))
+            offset += len(chunk)
+        return finish(hits, self.catalog, self._today())
+
+    def scan_json(self, obj: object) -> ScanResult:
+        """Grade a parsed JSON value; findings carry the JSONPath of their string."""
+        return self._scan_cells(structured.json_cells(obj))
+
+    def scan_csv(self, text: str, *, delimiter: str | None = None,
+                 header: bool = True) -> ScanResult:
+        """Grade a CSV document column by column; paths are `$[row].header`."""
+        return self._scan_cells(structured.csv_cells(text, delimiter, header))
+
+    def _scan_cells(self, cells: list[structured.Cell]) -> ScanResult:
+        catalog = self.catalog
+        starts: list[int] = []
+        position = 0
+        for cell in cells:
+            starts.append(position)
+            position += len(cell.value) + 1
+        joined = "\x00".join(cell.value for cell in cells)
+        found: list[list[Candidate]] = [[] for _ in cells]
+        for cand in self._scanner.scan(joined, starts) if cells else []:
+            index = bisect.bisect_right(starts, cand.start) - 1
+            base = starts[index]
+            cand.start -= base
+            cand.end -= base
+            found[index].append(cand)
+        hints: dict[str, frozenset[str]] = {}
+        for index, cell in enumerate(cells):
+            column_hints = hints.get(cell.column)
+            if column_hints is None:
+                column_hints = hints[cell.column] = self._header_hints(cell.header)
+            if column_hints or len(cell.value) <= structured.WHOLE_VALUE_MAX:
+                found[index].extend(structured.whole_value(cell, column_hints))
+        tags = structured.decide_columns(cells, found, hints, catalog)
+        hits: list[Hit] = []
+        for cell, cands in zip(cells, found, strict=True):
+            if not cands:
+                continue
+            tag = tags.get(cell.column)
+            if tag is not None:
+                boost = catalog.detectors[tag].boost
+                for cand in cands:
+                    if cand.type == tag:
+                        cand.score = min(1.0, cand.score + boost)
+            kept = select(cands, catalog.min_score)
+            hits.extend(to_hits(kept, catalog, path=cell.path, record=cell.record))
+        return finish(hits, catalog, self._today(), tags)
+
+    def _header_hints(self, header: str) -> frozenset[str]:
+        cached = self._hints.get(header)
+        if cached is None:
+            cached = structured.header_hints(header, self.catalog)
+            if len(self._hints) >= _HINT_CACHE_MAX:
+                self._hints.clear()
+            self._hints[header] = cached
+        return cached
+
+    # -- masking -------------------------------------------------------------------------
+
+    def mask_text(self, text: str, above: str = "L3", *, mode: str = "mask",
+                  key: bytes | None = None) -> tuple[str, ScanResult]:
+        """`text` with every finding whose level is above `above` replaced."""
+        masker, floor = self._masker(above, mode, key)
+        result = self.scan_text(text)
+        return _apply(text, result.findings, masker, floor, self.catalog), result
+
+    def mask_json(self, obj: object, above: str = "L3", *, mode: str = "mask",
+                  key: bytes | None = None) -> tuple[object, ScanResult]:
+        """`obj` with the values of findings above `above` masked, structure kept.
+
+        The input is never modified: the containers on the way to a masked value are new,
+        unchanged subtrees are shared with the input (so the call stays cheap on the
+        gateway's request path). A masked number becomes a string.
+        """
+        masker, floor = self._masker(above, mode, key)
+        result = self.scan_json(obj)
+        by_path: dict[str, list[Finding]] = {}
+        for finding in result.findings:
+            if finding.path is not None and rank(finding.level) > floor:
+                by_path.setdefault(finding.path, []).append(finding)
+        if not by_path:
+            return obj, result
+        return _rebuild(obj, "$", by_path, _prefixes(by_path), masker, self.catalog), result
+
+    def mask_csv(self, text: str, above: str = "L3", *, mode: str = "mask",
+                 key: bytes | None = None, delimiter: str | None = None,
+                 header: bool = True) -> tuple[str, ScanResult]:
+        """The CSV document rewritten with the cells of findings above `above` masked."""
+        masker, floor = self._masker(above, mode, key)
+        cells = structured.csv_cells(text, delimiter, header)
+        result = self._scan_cells(cells)
+        by_path: dict[str, list[Finding]] = {}
+        for finding in result.findings:
+            if finding.path is not None and rank(finding.level) > floor:
+                by_path.setdefault(finding.path, []).append(finding)
+        rows = list(structured.csv_rows(text, delimiter))
+        first = 1 if header else 0
+        for cell in cells:
+            found = by_path.get(cell.path)
+            if found:
+                rows[cell.row + first][cell.col] = _apply(cell.value, found, masker, -1,
+                                                          self.catalog)
+        out = io.StringIO(newline="")
+        csv.writer(out, delimiter=structured.sniff_delimiter(text, delimiter),
+                   lineterminator="\n").writerows(rows)
+        return out.getvalue(), result
+
+    def _masker(self, above: str, mode: str, key: bytes | None) -> tuple[Masker, int]:
+        if not is_level(above):
+            raise MaskingError(f"above: must be one of L1..L6, got {above!r}")
+        return Masker(mode, key), rank(above)
+
+
+def _apply(text: str, findings: Iterable[Finding], masker: Masker, floor: int,
+           catalog: Catalog) -> str:
+    parts: list[str] = []
+    cursor = 0
+    for finding in sorted(findings, key=lambda f: f.start):
+        if rank(finding.level) <= floor or finding.start < cursor:
+            continue
+        parts.append(text[cursor:finding.start])
+        parts.append(masker.replace(finding.type, catalog.detectors[finding.type].mask,
+                                    finding.value))
+        cursor = finding.end
+    parts.append(text[cursor:])
+    return "".join(parts)
+
+
+def _rebuild(node: object, path: str, by_path: Mapping[str, list[Finding]],
+             on_path: frozenset[str], masker: Masker, catalog: Catalog) -> object:
+    """A copy of the containers leading to masked values; other subtrees are shared."""
+    if path not in on_path:
+        return node
+    if isinstance(node, Mapping):
+        return {key: _rebuild(child, path + structured.key_step(str(key)), by_path, on_path,
+                              masker, catalog) for key, child in node.items()}
+    if isinstance(node, list | tuple):
+        return [_rebuild(child, f"{path}[{i}]", by_path, on_path, masker, catalog)
+                for i, child in enumerate(node)]
+    findings = by_path.get(path)
+    if findings is None or isinstance(node, bool) or not isinstance(node, str | int | float):
+        return node
+    return _apply(node if isinstance(node, str) else str(node), findings, masker, -1, catalog)
+
+
+def _prefixes(paths: Iterable[str]) -> frozenset[str]:
+    """Every path and each of its ancestors (`$.a[0].b` -> `$`, `$.a`, `$.a[0]`, …)."""
+    out: set[str] = set()
+    for path in paths:
+        out.add(path)
+        for index, char in enumerate(path):
+            if char in ".[" and index:
+                out.add(path[:index])
+    return frozenset(out)

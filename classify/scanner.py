@@ -1,0 +1,218 @@
+"""One Hyperscan pass finds every candidate and every keyword; Python then checks and scores.
+
+The whole pattern set (built-in shapes, custom catalog patterns, context keywords) is one
+Hyperscan block-mode database, so the text is read once whatever the number of detectors.
+Hyperscan works on UTF-8 bytes; offsets are turned back into code points only for the few
+places that matched.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as _dt
+import re
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import hyperscan
+
+from classify.catalog import Catalog
+from classify.errors import CatalogError
+from classify.patterns import PatternSpec, builtin_patterns
+
+_FLAGS = hyperscan.HS_FLAG_UTF8 | hyperscan.HS_FLAG_SOM_LEFTMOST
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+@dataclass(slots=True)
+class Candidate:
+    """A checked match with its context-adjusted score (not yet thresholded)."""
+
+    type: str
+    start: int
+    end: int
+    score: float
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Keyword:
+    deltas: dict[str, float]  # type -> +boost or -penalty (a boost wins over a penalty)
+
+
+class Scanner:
+    """Compiled matcher for one catalog. Thread-safe: each thread gets its own scratch."""
+
+    def __init__(self, catalog: Catalog, today: Callable[[], _dt.date]) -> None:
+        self.catalog = catalog
+        enabled = {name for name, spec in catalog.detectors.items() if spec.enabled}
+        card = catalog.detectors.get("bank_card")
+        unverified = card.unverified_score if card is not None else 0.0
+        specs = [p for p in builtin_patterns(today, lambda: unverified) if p.type in enabled]
+        for name, detector in catalog.detectors.items():
+            if detector.enabled and detector.pattern is not None:
+                specs.append(PatternSpec(name, detector.pattern, detector.score))
+        self._specs: list[PatternSpec] = specs
+        self._keywords: list[_Keyword] = []
+        expressions: list[bytes] = []
+        flags: list[int] = []
+        for spec in specs:
+            expressions.append(spec.regex.encode("utf-8"))
+            flags.append(_FLAGS | (hyperscan.HS_FLAG_CASELESS if spec.caseless else 0))
+        for word, deltas in _keyword_table(catalog).items():
+            merged: dict[str, float] = {}
+            for name, delta in deltas:
+                merged[name] = max(merged.get(name, delta), delta)
+            self._keywords.append(_Keyword(merged))
+            expressions.append(_keyword_regex(word).encode("utf-8"))
+            flags.append(_FLAGS | hyperscan.HS_FLAG_CASELESS)
+        self._first_keyword = len(specs)
+        self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        try:
+            self._db.compile(expressions=expressions, ids=list(range(len(expressions))),
+                             elements=len(expressions), flags=flags)
+        except hyperscan.error as exc:
+            raise CatalogError(f"{catalog.source}: {_blame(exc, specs)}") from exc
+        self._local = threading.local()
+
+    def _scratch(self) -> hyperscan.Scratch:
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:
+            scratch = hyperscan.Scratch(self._db)
+            self._local.scratch = scratch
+        return scratch
+
+    def scan(self, text: str, segments: Sequence[int] = ()) -> list[Candidate]:
+        """Checked, context-scored candidates in `text`.
+
+        `segments` are the start offsets of independent fields joined into `text` (JSON
+        values, CSV cells); context keywords never reach across a segment start.
+        """
+        if _SURROGATE.search(text):  # lone surrogates cannot be UTF-8; same length stand-in
+            text = _SURROGATE.sub("\ufffd", text)
+        data = text.encode("utf-8")
+        raw: list[tuple[int, int, int]] = []
+
+        def on_match(ident: int, start: int, end: int, flags: int, ctx: object) -> None:
+            raw.append((ident, start, end))
+
+        self._db.scan(data, match_event_handler=on_match, scratch=self._scratch())
+        if not raw:
+            return []
+        first_kw = self._first_keyword
+        longest: dict[tuple[int, int], int] = {}
+        keywords: list[tuple[int, int]] = []  # (byte end, keyword index)
+        for ident, start, end in raw:
+            if ident >= first_kw:
+                keywords.append((end, ident - first_kw))
+            elif longest.get((ident, start), -1) < end:
+                longest[(ident, start)] = end
+        if not longest:
+            return []
+        to_char = _offset_map(data, longest, text.isascii())
+        keywords.sort()
+        keyword_ends = [e for e, _ in keywords]
+        out: list[Candidate] = []
+        allow = self.catalog.allow_list
+        allow_patterns = self.catalog.allow_patterns
+        for (ident, bstart), bend in longest.items():
+            spec = self._specs[ident]
+            anchor = start = to_char[bstart]
+            end = to_char[bend]
+            if spec.extend is not None:
+                span = spec.extend(text, start, end)
+                if span is None:
+                    continue
+                start, end = span
+            score = spec.score if spec.check is None else spec.check(text, start, end)
+            if score is None or end <= start:
+                continue
+            value = text[start:end]
+            if value in allow or (allow_patterns and any(p.fullmatch(value)
+                                                         for p in allow_patterns)):
+                continue
+            if keywords:
+                if start == anchor:
+                    at = bstart
+                elif start > anchor:
+                    at = bstart + len(text[anchor:start].encode("utf-8", "replace"))
+                else:
+                    at = bstart - len(text[start:anchor].encode("utf-8", "replace"))
+                score += self._context(spec.type, data, at, start, keyword_ends, keywords,
+                                       segments)
+            out.append(Candidate(spec.type, start, end, min(score, 1.0), value))
+        return out
+
+    def _context(self, kind: str, data: bytes, at: int, start: int, ends: list[int],
+                 keywords: list[tuple[int, int]], segments: Sequence[int]) -> float:
+        """Boost and penalty from keywords ending within the window before byte `at`."""
+        window = self.catalog.window
+        index = bisect.bisect_left(ends, at - 4 * window)
+        if index >= len(ends) or ends[index] > at:
+            return 0.0
+        floor = start - window
+        if segments:
+            seg = bisect.bisect_right(segments, start) - 1
+            if seg >= 0:
+                floor = max(floor, segments[seg])
+        boost = penalty = 0.0
+        while index < len(ends) and ends[index] <= at:
+            delta = self._keywords[keywords[index][1]].deltas.get(kind)
+            if delta is not None:
+                gap = at - ends[index]  # bytes; code points only when it could matter
+                distance = gap if gap <= window and not segments else len(
+                    data[ends[index]:at].decode("utf-8", "replace"))
+                if start - distance >= floor:
+                    if delta > 0:
+                        boost = max(boost, delta)
+                    else:
+                        penalty = min(penalty, delta)
+            index += 1
+        return boost + penalty
+
+
+def _offset_map(data: bytes, spans: dict[tuple[int, int], int], ascii_only: bool
+                ) -> dict[int, int]:
+    """Byte offsets of the matches -> code-point offsets."""
+    offsets = sorted({o for (_, s), e in spans.items() for o in (s, e)})
+    if ascii_only:
+        return {o: o for o in offsets}
+    out: dict[int, int] = {}
+    byte_at = char_at = 0
+    for offset in offsets:
+        char_at += len(data[byte_at:offset].decode("utf-8", errors="replace"))
+        byte_at = offset
+        out[offset] = char_at
+    return out
+
+
+def _keyword_table(catalog: Catalog) -> dict[str, list[tuple[str, float]]]:
+    table: dict[str, list[tuple[str, float]]] = {}
+    for name, spec in catalog.detectors.items():
+        if not spec.enabled:
+            continue
+        for word in spec.keywords:
+            table.setdefault(word.lower(), []).append((name, spec.boost))
+        for word in spec.exclude:
+            table.setdefault(word.lower(), []).append((name, -spec.penalty))
+    return table
+
+
+def _keyword_regex(word: str) -> str:
+    body = "".join("\\" + c if not c.isalnum() and c.isascii() else c for c in word)
+    if word.isascii():
+        return r"\b" + body + r"\b"
+    return body
+
+
+def _blame(exc: Exception, specs: list[PatternSpec]) -> str:
+    """Find the expression Hyperscan refused by compiling each one alone."""
+    for spec in specs:
+        single = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        flags = _FLAGS | (hyperscan.HS_FLAG_CASELESS if spec.caseless else 0)
+        try:
+            single.compile(expressions=[spec.regex.encode("utf-8")], flags=[flags])
+        except hyperscan.error as single_exc:
+            return f"detectors.{spec.type}.pattern: cannot compile {spec.regex!r}: {single_exc}"
+    return f"cannot compile the detector patterns: {exc}"

@@ -1,0 +1,185 @@
+"""JSON and CSV: values with their paths, and decisions per column.
+
+A column is a CSV column, or the values at one JSON path across the records of an array
+(`$.records[*].phone`). A column is tagged with a type when a configurable share of its
+values match it (a lower share when its header or key names the type). Strong detections
+(checksummed identifiers, e-mail) stand in any cell; weak ones (a bare 15-digit IMEI, a
+two-character name) need a tagged column, so one odd cell cannot mislabel a column and a
+harmless header cannot hide real data.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+from classify import extenders, validators
+from classify.catalog import Catalog
+from classify.errors import InputError
+from classify.scanner import Candidate
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_INDEX = re.compile(r"\[\d+\]")
+_TOKEN = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+|[^\x00-\x7f]+")
+WHOLE_VALUE_MAX = 8  # longer values without a hinting key cannot be a bare name
+_WEAK_SCORE = 0.45  # whole-value shapes (names, addresses): reported only in a tagged column
+_COORD_HINTS = frozenset({"lat", "latitude", "lng", "lon", "longitude", "纬度", "经度"})
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """One scalar value with where it came from."""
+
+    path: str
+    column: str
+    header: str
+    record: str
+    value: str
+    row: int = -1
+    col: int = -1
+
+
+def json_cells(obj: object) -> list[Cell]:
+    """Every string and number in a parsed JSON value, depth first, with JSONPath."""
+    out: list[Cell] = []
+    stack: list[tuple[object, str, str, str, str]] = [(obj, "$", "$", "$", "")]
+    while stack:
+        node, path, column, record, header = stack.pop()
+        if isinstance(node, Mapping):
+            for key, child in reversed(list(node.items())):
+                name = str(key)
+                step = key_step(name)
+                stack.append((child, path + step, column + step, record, name))
+        elif isinstance(node, list | tuple):
+            for index in range(len(node) - 1, -1, -1):
+                sub = f"{path}[{index}]"
+                stack.append((node[index], sub, column + "[*]",
+                              sub if record == "$" else record, header))
+        elif isinstance(node, str):
+            out.append(Cell(path, column, header, record, node))
+        elif isinstance(node, int | float) and not isinstance(node, bool):
+            out.append(Cell(path, column, header, record, str(node)))
+    return out
+
+
+@functools.lru_cache(maxsize=4096)
+def key_step(name: str) -> str:
+    """The JSONPath step for an object key: `.name`, or `['odd key']` when quoting is needed."""
+    if _IDENT.fullmatch(name):
+        return f".{name}"
+    return "['" + name.replace("\\", "\\\\").replace("'", "\\'") + "']"
+
+
+def sniff_delimiter(text: str, delimiter: str | None) -> str:
+    """`delimiter`, or the most frequent of , tab ; | on the first line."""
+    if delimiter is not None:
+        if len(delimiter) != 1:
+            raise InputError(f"CSV delimiter must be one character, got {delimiter!r}")
+        return delimiter
+    first = text[:4096].split("\n", 1)[0]
+    return max(",\t;|", key=first.count) if first else ","
+
+
+def csv_rows(text: str, delimiter: str | None) -> Iterator[list[str]]:
+    """Rows of a CSV document; the delimiter is sniffed among , tab ; | when not given."""
+    delimiter = sniff_delimiter(text, delimiter)
+    try:
+        yield from csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    except csv.Error as exc:
+        raise InputError(f"CSV: {exc}") from exc
+
+
+def csv_cells(text: str, delimiter: str | None = None, header: bool = True) -> list[Cell]:
+    """Cells of a CSV document with `$[row].header` paths (`$[row][col]` without a header)."""
+    rows = csv_rows(text, delimiter)
+    names: list[str] = []
+    if header:
+        names = next(rows, [])
+    out: list[Cell] = []
+    for row_index, row in enumerate(rows):
+        record = f"$[{row_index}]"
+        for col, value in enumerate(row):
+            if not value.strip():
+                continue
+            name = names[col] if col < len(names) and names[col].strip() else ""
+            step = key_step(name) if name else f"[{col}]"
+            out.append(Cell(record + step, name or f"[{col}]", name, record, value, row_index,
+                            col))
+    return out
+
+
+def header_hints(header: str, catalog: Catalog) -> frozenset[str]:
+    """Types whose keywords name this header or key (tokens: id_card, phoneNumber, 手机号)."""
+    if not header:
+        return frozenset()
+    lowered = header.lower()
+    tokens = {t.lower() for t in _TOKEN.findall(header)}
+    tokens.add(lowered)
+    tokens.add(re.sub(r"[\s_\-.]", "", lowered))
+    out = set()
+    for name, spec in catalog.detectors.items():
+        for word in spec.keywords:
+            word_l = word.lower()
+            if word_l in tokens or (not word.isascii() and word_l in lowered):
+                out.add(name)
+                break
+    return frozenset(out)
+
+
+def whole_value(cell: Cell, hints: frozenset[str]) -> list[Candidate]:
+    """Weak whole-value candidates: a name, an address, a diagnosis, one coordinate."""
+    value = cell.value.strip()
+    offset = cell.value.find(value) if value else 0
+    out: list[Candidate] = []
+
+    def add(kind: str) -> None:
+        out.append(Candidate(kind, offset, offset + len(value), _WEAK_SCORE, value))
+
+    if extenders.name_value(value):
+        add("person_name")
+    elif "address" in hints and extenders.address_span(value, 0) is not None:
+        add("address")
+    elif ("medical" in hints and value.lower() not in extenders.MEDICAL_NEGATIVE
+          and not value.replace(".", "").isdigit() and len(value) <= 64):
+        add("medical")
+    if "gps_coordinate" in hints and cell.header.lower() in _COORD_HINTS:
+        try:
+            number = float(value)
+        except ValueError:
+            number = 1000.0
+        limit = 90 if cell.header.lower() in ("lat", "latitude", "纬度") else 180
+        if abs(number) <= limit and len(value.partition(".")[2]) >= 4:
+            add("gps_coordinate")
+    if "imei" in hints and validators.imei(value):
+        add("imei")
+    return out
+
+
+def decide_columns(cells: list[Cell], found: list[list[Candidate]],
+                   hints: Mapping[str, frozenset[str]], catalog: Catalog) -> dict[str, str]:
+    """Tag each column with the type most of its values match (see module docstring)."""
+    totals: dict[str, int] = {}
+    counts: dict[str, dict[str, int]] = {}
+    for cell, cands in zip(cells, found, strict=True):
+        totals[cell.column] = totals.get(cell.column, 0) + 1
+        per = counts.setdefault(cell.column, {})
+        for kind in {c.type for c in cands if c.score > 0}:
+            per[kind] = per.get(kind, 0) + 1
+    tags: dict[str, str] = {}
+    for column, per in counts.items():
+        best: tuple[float, str] | None = None
+        for kind, count in per.items():
+            share = count / totals[column]
+            hinted = kind in hints.get(column, ())
+            if not hinted and totals[column] < catalog.min_values:
+                continue  # a lone value is not a column: it needs its header to vouch
+            need = catalog.header_share if hinted else catalog.column_share
+            if share >= need and (best is None or share > best[0]):
+                best = (share, kind)
+        if best is not None:
+            tags[column] = best[1]
+    return tags

@@ -1,0 +1,208 @@
+"""Checksums and format rules for the identifiers classify reports.
+
+Each function takes the matched text and answers whether it really is that identifier.
+They are pure and cheap: the scanner calls them for every candidate the prefilter finds.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import ipaddress
+import operator
+import re
+
+_NON_DIGIT = re.compile(r"[^0-9]")
+
+# GB/T 2260 province-level codes, plus 71 (Taiwan), 81/82/83 (HK, Macau, Taiwan residents'
+# residence permits, GB 11643 area codes 810000/820000/830000).
+PROVINCES = frozenset(
+    {11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46,
+     50, 51, 52, 53, 54, 61, 62, 63, 64, 65, 71}
+)
+_PERMIT_AREAS = frozenset({"810000", "820000", "830000"})
+_RIC_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_RIC_CHECK = "10X98765432"
+_RIC_ZERO = 48 * sum(_RIC_WEIGHTS)  # the weighted sum of ASCII "0" digits
+
+
+def ric_check_digit(first17: str) -> str:
+    """GB 11643 MOD 11-2 check character for the first 17 digits."""
+    total = sum(map(operator.mul, first17.encode("ascii"), _RIC_WEIGHTS)) - _RIC_ZERO
+    return _RIC_CHECK[total % 11]
+
+
+def ric_birth_date(number: str) -> _dt.date | None:
+    """Birth date encoded in an 18-character resident ID, or None if it is not a date."""
+    try:
+        return _dt.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    except ValueError:
+        return None
+
+
+def resident_id(number: str, today: _dt.date) -> _dt.date | None:
+    """Validate a resident ID (or HK/Macau/Taiwan residence permit, or the 2023 foreign
+    permanent residence card, whose number starts with 9 and a province code). Returns the
+    birth date when valid, else None."""
+    if len(number) != 18 or not number[:17].isdigit():
+        return None
+    if number[0] == "9":
+        if int(number[1:3]) not in PROVINCES:
+            return None
+    elif int(number[:2]) not in PROVINCES and number[:6] not in _PERMIT_AREAS:
+        return None
+    born = ric_birth_date(number)
+    if born is None or born > today or born.year < 1900:
+        return None
+    if ric_check_digit(number[:17]) != number[17].upper():
+        return None
+    return born
+
+
+_USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_USCC_VALUE = {c: i for i, c in enumerate(_USCC_ALPHABET)}
+_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+
+
+def uscc(code: str) -> bool:
+    """GB 32100 unified social credit code: registration authority, type and mod-31 check."""
+    code = code.upper()
+    if len(code) != 18 or any(c not in _USCC_VALUE for c in code):
+        return False
+    if code[0] not in "123456789ABCDEFGY" or not code[2:8].isdigit():
+        return False
+    if int(code[2:4]) not in PROVINCES and code[2:4] != "10":
+        return False
+    total = sum(_USCC_VALUE[c] * w for c, w in zip(code[:17], _USCC_WEIGHTS, strict=False))
+    return _USCC_ALPHABET[(31 - total % 31) % 31] == code[17]
+
+
+def luhn(digits: str) -> bool:
+    """The Luhn mod-10 check used by payment cards and IMEIs."""
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = ord(char) - 48
+        if index % 2:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return total % 10 == 0
+
+
+def card_bin(digits: str) -> bool:
+    """Issuer prefix and length of a payment card network seen in China."""
+    n = len(digits)
+    if digits.startswith("62") or digits.startswith("60"):
+        return 16 <= n <= 19  # UnionPay and domestic debit
+    if digits[0] == "4":
+        return n in (13, 16, 19)
+    if digits[:2] in ("51", "52", "53", "54", "55") or "2221" <= digits[:4] <= "2720":
+        return n == 16
+    if digits[:2] in ("34", "37"):
+        return n == 15
+    if digits[:2] == "35":
+        return 16 <= n <= 19
+    if digits.startswith("65") or digits.startswith("6011"):
+        return 16 <= n <= 19
+    return False
+
+
+# MIIT-assigned 3-digit mobile prefixes (public mobile, virtual operators, satellite 1740x).
+# Unassigned or IoT-only (13-digit) prefixes such as 140-144, 146, 148, 154, 160, 161, 163,
+# 164, 168, 169, 179 and 194 are rejected.
+MOBILE_PREFIXES = frozenset(
+    [*range(130, 140), 145, 147, 149, 150, 151, 152, 153, 155, 156, 157, 158, 159,
+     162, 165, 166, 167, *range(170, 179), *range(180, 190),
+     190, 191, 192, 193, 195, 196, 197, 198, 199]
+)
+
+
+def digits_of(text: str) -> str:
+    """The decimal digits of `text`, in order."""
+    if text.isascii() and text.isdigit():
+        return text
+    return _NON_DIGIT.sub("", text)
+
+
+def mobile(text: str) -> bool:
+    """An 11-digit mainland mobile number with an assigned prefix (country code allowed)."""
+    digits = digits_of(text)
+    if len(digits) == 13 and digits.startswith("86"):
+        digits = digits[2:]
+    return len(digits) == 11 and int(digits[:3]) in MOBILE_PREFIXES
+
+
+def landline(text: str) -> bool:
+    """Area code (010, 02x or 0[3-9]xx) and a 7-8 digit subscriber number starting 2-9."""
+    digits = digits_of(text)
+    if digits.startswith("10") or digits.startswith("2"):
+        return False
+    area = 3 if digits[:2] in ("01", "02") else 4
+    if digits[:2] == "01" and digits[:3] != "010":
+        return False
+    subscriber = digits[area:]
+    return len(subscriber) in (7, 8) and subscriber[0] not in "01"
+
+
+def imei(text: str) -> bool:
+    """A 15-digit IMEI with a Luhn check digit and a plausible reporting body."""
+    digits = digits_of(text)
+    return len(digits) == 15 and digits[:2] != "00" and luhn(digits)
+
+
+def ipv4(text: str) -> bool:
+    """Four dotted octets in range."""
+    try:
+        ipaddress.IPv4Address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def ipv6(text: str) -> bool:
+    """A valid IPv6 address with at least three groups (not a clock time or a ratio)."""
+    if text.count(":") < 2:
+        return False
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    groups = [g for g in text.split(":") if g]
+    if len(groups) < 3 and all(len(g) < 3 for g in groups):
+        return False  # 1::2 is a slice more often than an address
+    return len(groups) >= 2 and (any(c.isalpha() for c in text) or "::" in text
+                                 or len(groups) == 8)
+
+
+def coordinates(lat_text: str, lon_text: str) -> bool:
+    """A latitude/longitude pair in range with at least four decimals (about 10 m)."""
+    try:
+        lat, lon = float(lat_text), float(lon_text)
+    except ValueError:
+        return False
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180) or (lat == 0 and lon == 0):
+        return False
+    return _decimals(lat_text) >= 4 and _decimals(lon_text) >= 4
+
+
+def _decimals(text: str) -> int:
+    return len(text.partition(".")[2])
+
+
+_PLATE_LETTERS = set("ABCDEFGHJKLMNPQRSTUVWXYZ")
+
+
+def licence_plate(text: str) -> bool:
+    """Ordinary plate (5 characters, at most 2 letters) or a new-energy plate (D/F rules)."""
+    if text[1] == "I":
+        return False
+    body = "".join(c for c in text[2:] if c.isalnum())
+    if len(body) == 6:  # new energy: D/F then 5, or 5 digits then D/F
+        if body[0] in "DF" and body[2:].isdigit() and (body[1].isdigit() or body[1] in
+                                                        _PLATE_LETTERS):
+            return True
+        return body[:5].isdigit() and body[5] in "DF"
+    if len(body) != 5:
+        return False
+    letters = sum(1 for c in body if c.isalpha())
+    return letters <= 2 and all(c.isdigit() or c in _PLATE_LETTERS for c in body)

@@ -1,0 +1,169 @@
+"""Top-level verbs: serve, demo, idp, config, audit."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated, cast
+
+import typer
+from rich.console import Console
+from rich.progress import DownloadColumn, Progress
+
+from gateway.audit import AuditTampered, verify_log
+from gateway.cli import idp_cmd
+from gateway.cli._common import planned
+from gateway.config import load_config
+from gateway.errors import ConfigError
+
+config_app = typer.Typer(help="Configuration files.", no_args_is_help=True)
+audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Attach the top-level verbs to the root app."""
+    app.command("serve")(serve)
+    app.command("demo")(demo)
+    app.add_typer(config_app, name="config")
+    app.add_typer(idp_cmd.idp_app, name="idp")
+    app.add_typer(audit_app, name="audit")
+
+
+def serve(
+    config: Annotated[Path, typer.Option("--config", help="YAML configuration file.")],
+    role: Annotated[str, typer.Option(help="all | ingress | control")] = "all",
+    audit_log: Annotated[Path | None, typer.Option(
+        help="Audit log (JSONL); default ingress.audit_log, else zonegate-audit.jsonl "
+             "beside the config.")] = None,
+    audit_sync: Annotated[str | None, typer.Option(
+        help="background | group | always | off (fsync policy); default "
+             "ingress.audit_sync, else background.")] = None,
+    quarantine: Annotated[Path | None, typer.Option(
+        help="The monitor's quarantine file (re-read when it changes).")] = None,
+    signing_key: Annotated[Path | None, typer.Option(
+        help="P-256 PEM key for X-Zonegate-Assertion; default ingress.signing_key, "
+             "else a fresh key per start.")] = None,
+    segments: Annotated[Path | None, typer.Option(
+        help='JSON {"segment": ["CIDR", ...]}; replaces the config\'s segments.')] = None,
+    dlp_block: Annotated[list[str] | None, typer.Option(
+        help="Zone whose over-clearance responses are refused, not masked (repeat).")]
+        = None,
+    forward_authorization: Annotated[list[str] | None, typer.Option(
+        help="Zone whose upstream receives the client's Authorization header (repeat).")]
+        = None,
+    ca_dir: Annotated[Path | None, typer.Option(
+        help="pki/ CA directory for client certificates; default: tls.client_ca's folder.")]
+        = None,
+    decision_log: Annotated[Path | None, typer.Option(
+        help="OPA-shaped decision log (JSONL).")] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64,
+                                         help="Worker processes (SO_REUSEPORT).")] = 1,
+    worker_index: Annotated[int | None, typer.Option(hidden=True)] = None,
+    log_level: Annotated[str, typer.Option(help="debug | info | warning | error")] = "info",
+) -> None:
+    """Run the gateway and/or the control plane."""
+    cfg = load_config(config)
+    if role not in ("all", "ingress", "control"):
+        raise ConfigError(f"--role: must be all, ingress or control, got {role!r}")
+    if role == "control":
+        planned("serve --role control", 7)
+    if audit_sync is not None and audit_sync not in ("background", "group", "always", "off"):
+        raise ConfigError("--audit-sync: must be background, group, always or off, "
+                          f"got {audit_sync!r}")
+    # imported here: the data plane pulls in aiohttp, regorus and classify's catalog
+    from gateway.audit import SyncMode
+    from gateway.ingress.logs import configure_logging
+    from gateway.ingress.options import from_config
+    from gateway.ingress.runtime import run, run_workers, worker_options
+
+    configure_logging(log_level)
+    if role == "all":
+        logging.getLogger("zonegate").info(
+            "the control plane is not part of this build; serving the ingress data plane")
+    # the file sets the options; a flag given on the command line wins over it
+    options = from_config(cfg, config.parent)
+    options = replace(
+        options,
+        audit_log=audit_log or options.audit_log,
+        audit_sync=cast(SyncMode, audit_sync or options.audit_sync),
+        quarantine_file=quarantine or options.quarantine_file,
+        signing_key=signing_key or options.signing_key,
+        segments=_load_segments(segments) if segments is not None else options.segments,
+        dlp_mode={**options.dlp_mode, **dict.fromkeys(dlp_block or (), "block")},
+        forward_authorization=options.forward_authorization | frozenset(
+            forward_authorization or ()),
+    )
+    if workers > 1:
+        raise typer.Exit(run_workers(sys.argv[1:], workers,
+                                     has_signing_key=options.signing_key is not None))
+    run(cfg, worker_options(options, worker_index), ca_dir=ca_dir, decision_log=decision_log,
+        reuse_port=worker_index is not None)
+
+
+def _load_segments(path: Path) -> dict[str, tuple[str, ...]]:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{path}: not JSON: {exc}") from None
+    if not isinstance(raw, dict) or not all(
+        isinstance(k, str) and isinstance(v, list) and all(isinstance(c, str) for c in v)
+        for k, v in raw.items()
+    ):
+        raise ConfigError(f'{path}: must be an object {{"segment": ["CIDR", ...]}}')
+    return {name: tuple(cidrs) for name, cidrs in raw.items()}
+
+
+def demo(
+    smoke: Annotated[bool, typer.Option("--smoke", help="Run the tour unattended.")] = False,
+) -> None:
+    """Start a complete deployment on loopback."""
+    planned("demo", 8)
+
+
+@config_app.command("check")
+def config_check(
+    path: Annotated[Path, typer.Argument(help="YAML configuration file.")],
+) -> None:
+    """Validate a configuration file; exit 2 with the file and field at fault."""
+    cfg = load_config(path)
+    Console().print(
+        f"[green]ok[/green] {path}: trust domain {cfg.trust_domain}, "
+        f"{len(cfg.zones)} zone(s), policy engine {cfg.policy.engine}"
+    )
+
+
+
+@audit_app.command("verify")
+def audit_verify(
+    path: Annotated[Path, typer.Argument(help="Audit log (JSONL) to check.")],
+) -> None:
+    """Verify the audit hash chain: exit 0 intact, 1 tampered (names the line), 2 unreadable."""
+    console = Console(soft_wrap=True)
+    try:
+        size = path.stat().st_size if path.is_file() else 0
+    except OSError:
+        size = 0
+    try:
+        if console.is_terminal and size > 8 << 20:
+            with Progress(*Progress.get_default_columns(), DownloadColumn(),
+                          console=console, transient=True) as bar:
+                task = bar.add_task(f"verifying {path.name}", total=size)
+                report = verify_log(path, lambda done: bar.update(task, completed=done))
+        else:
+            report = verify_log(path)
+    except AuditTampered as exc:
+        typer.echo(f"zonegate: audit: TAMPERED {exc}", err=True)
+        raise typer.Exit(1) from None
+    console.print(f"[green]ok[/green] {path}: {report.records} record(s), chain intact, "
+                  f"head {report.head}")
+    if report.recoveries:
+        console.print(f"  note: {report.recoveries} restart(s) after an unclean shutdown "
+                      "are on the record")
+    if report.torn_tail:
+        console.print("  warning: the last line is incomplete (a crash the gateway has not "
+                      "yet recovered from); it is not part of the chain")

@@ -1,0 +1,315 @@
+"""Configuration (DESIGN.md contract 2): YAML validated by pydantic, unknown keys are errors.
+
+`load_config(path)` returns an immutable `GatewayConfig` or raises `ConfigError` whose
+message names the file and the dotted field path, e.g.
+``gateway.yaml: zones.0.level: must be one of L1..L6``.
+Relative paths inside the file are resolved against the file's directory.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from gateway.errors import ConfigError
+
+LEVELS = ("L1", "L2", "L3", "L4", "L5", "L6")
+_HOSTPORT = re.compile(r"^(?P<host>\[[0-9a-fA-F:]+\]|[A-Za-z0-9.\-]+):(?P<port>\d{1,5})$")
+_ZONE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+
+
+def _check_level(value: str) -> str:
+    if value not in LEVELS:
+        raise ValueError(f"must be one of {', '.join(LEVELS)}, got {value!r}")
+    return value
+
+
+Level = Annotated[str, AfterValidator(_check_level)]
+
+
+def _check_hostport(value: str) -> str:
+    match = _HOSTPORT.match(value)
+    if not match or not 0 < int(match["port"]) < 65536:
+        raise ValueError(f"must be host:port, got {value!r}")
+    return value
+
+
+HostPort = Annotated[str, AfterValidator(_check_hostport)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Listen(_Strict):
+    ingress: HostPort = "127.0.0.1:8443"
+    control: HostPort = "127.0.0.1:8444"
+
+
+class TLSConfig(_Strict):
+    cert: Path
+    key: Path
+    client_ca: Path | None = None
+    client_cert: Literal["off", "optional", "required"] = "off"
+    crl: Path | None = None
+    trusted_xfcc_from: tuple[str, ...] = ()
+
+    @field_validator("client_cert", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: object) -> object:
+        # YAML 1.1 reads a bare `off` as false; the contract's spelling must still work.
+        return "off" if value is False else value
+
+    @field_validator("trusted_xfcc_from")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"not an IP address or network: {item!r}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _client_ca_needed(self) -> TLSConfig:
+        if self.client_cert != "off" and self.client_ca is None:
+            raise ValueError("client_cert is not 'off', so client_ca is required")
+        return self
+
+
+class OIDCClaims(_Strict):
+    """Where roles, groups and clearance are read from (dotted claim paths, first wins)."""
+
+    roles: tuple[str, ...] = ("roles", "realm_access.roles")
+    groups: tuple[str, ...] = ("groups",)
+    clearance: tuple[str, ...] = ("clearance",)
+    default_clearance: Level = "L1"
+
+
+class OIDCIssuer(_Strict):
+    issuer: str
+    audience: str
+    jwks_uri: str | None = None
+    algorithms: tuple[str, ...] = ("ES256", "RS256")
+    require_typ: bool = True  # RFC 9068 access tokens carry typ at+jwt
+    required_claims: tuple[str, ...] = ("iss", "sub", "aud", "exp", "iat", "jti")
+    leeway: float = Field(default=30.0, ge=0, le=300)
+    claims: OIDCClaims = Field(default_factory=OIDCClaims)
+
+    @field_validator("algorithms")
+    @classmethod
+    def _asymmetric_only(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        allowed = {"ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384",
+                   "PS512", "EdDSA"}
+        bad = [alg for alg in value if alg not in allowed]
+        if bad:
+            raise ValueError(f"algorithms not allowed (asymmetric only, never 'none'): {bad}")
+        if not value:
+            raise ValueError("at least one algorithm is required")
+        return value
+
+
+class IdentityConfig(_Strict):
+    oidc: tuple[OIDCIssuer, ...] = ()
+
+
+class PolicyConfig(_Strict):
+    engine: Literal["embedded", "opa"] = "embedded"
+    bundle: Path = Path("policies")
+    opa_url: str = "http://127.0.0.1:8181"
+    decision: str = "zonegate/authz/decision"
+    verification_key: Path | None = None  # public key PEM for signed bundles
+    opa_timeout_seconds: float = Field(default=0.5, gt=0, le=30)
+    # null turns the cache off / hot reload off
+    cache_ttl_seconds: float | None = Field(default=2.0, ge=0, le=300)
+    decision_log: Path | None = None  # OPA-shaped JSONL decision events
+    reload_interval_seconds: float | None = Field(default=1.0, gt=0, le=3600)
+
+
+class IngressConfig(_Strict):
+    """Data-plane settings (contract 2 extension); `zonegate serve` flags override them."""
+
+    audit_log: Path | None = None  # default: zonegate-audit.jsonl beside the config
+    # background: answer once written (survives kill -9), fsync follows (see gateway/audit)
+    audit_sync: Literal["background", "group", "always", "off"] = "background"
+    quarantine_file: Path | None = None
+    signing_key: Path | None = None  # P-256 PEM shared by replicas; None: fresh per start
+    dlp_max_bytes: int = Field(default=1 << 20, ge=1024, le=64 << 20)
+    max_body_bytes: int = Field(default=10 << 20, ge=0, le=1 << 30)
+    max_header_bytes: int = Field(default=16 << 10, ge=1024, le=1 << 20)
+    max_headers: int = Field(default=100, ge=8, le=256)
+    keepalive_timeout: float = Field(default=75.0, gt=0, le=3600)
+    body_timeout: float = Field(default=30.0, gt=0, le=3600)
+    send_timeout: float = Field(default=60.0, gt=0, le=3600)
+    pdp_timeout: float = Field(default=2.0, gt=0, le=60)
+    upstream_connect_timeout: float = Field(default=5.0, gt=0, le=300)
+    upstream_timeout: float = Field(default=30.0, gt=0, le=3600)
+    upstream_read_timeout: float = Field(default=30.0, gt=0, le=3600)
+
+    @field_validator("audit_sync", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: object) -> object:
+        # YAML 1.1 reads a bare `off` as false
+        return "off" if value is False else value
+
+
+def _check_segments(value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    for name, networks in value.items():
+        if not _ZONE_NAME.match(name):
+            raise ValueError(f"segment names are lower-case kebab-case, got {name!r}")
+        if not networks:
+            raise ValueError(f"segment {name!r} lists no network")
+        for cidr in networks:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ValueError(f"segment {name!r}: not an IP network: {cidr!r}") from None
+    return value
+
+
+Segments = Annotated[dict[str, tuple[str, ...]], AfterValidator(_check_segments)]
+
+
+class ZoneConfig(_Strict):
+    name: str
+    prefix: str
+    upstream: str
+    level: Level
+    dlp: Literal["mask", "block"] = "mask"  # over-ceiling responses: masked or refused
+    forward_authorization: bool = False  # the upstream sees the client's Authorization
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _ZONE_NAME.match(value):
+            raise ValueError(f"zone names are lower-case kebab-case, got {value!r}")
+        return value
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if not (value.startswith("/") and value.endswith("/")):
+            raise ValueError(f"must start and end with '/', got {value!r}")
+        return value
+
+    @field_validator("upstream")
+    @classmethod
+    def _upstream(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"must be an http:// or https:// URL, got {value!r}")
+        return value
+
+
+class GatewayConfig(_Strict):
+    trust_domain: str
+    listen: Listen = Field(default_factory=Listen)
+    tls: TLSConfig | None = None
+    identity: IdentityConfig = Field(default_factory=IdentityConfig)
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    zones: tuple[ZoneConfig, ...] = ()
+    segments: Segments = Field(default_factory=dict)  # name -> CIDRs (input.source.zone)
+    ingress: IngressConfig = Field(default_factory=IngressConfig)
+    store: str = "sqlite:///zonegate.db"
+
+    @field_validator("trust_domain")
+    @classmethod
+    def _trust_domain(cls, value: str) -> str:
+        if not re.match(r"^[a-z0-9]([a-z0-9.\-]*[a-z0-9])?$", value):
+            raise ValueError(f"a trust domain is a lower-case DNS name, got {value!r}")
+        return value
+
+    @field_validator("store")
+    @classmethod
+    def _store(cls, value: str) -> str:
+        if not value.startswith(("sqlite:///", "postgresql://", "postgresql+psycopg://")):
+            raise ValueError(f"must be sqlite:///PATH or postgresql://…, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _unique_zones(self) -> GatewayConfig:
+        for attr in ("name", "prefix"):
+            seen: set[str] = set()
+            for zone in self.zones:
+                value = getattr(zone, attr)
+                if value in seen:
+                    raise ValueError(f"two zones share the {attr} {value!r}")
+                seen.add(value)
+        return self
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(top level)"
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    msg = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        msg = "unknown key"
+    return f"{_field_path(first['loc'])}: {msg}"
+
+
+def parse_config(text: str, source: str = "<config>") -> GatewayConfig:
+    """Parse YAML text into a validated config; `source` names it in error messages."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{source}{where}: {problem}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping of keys")
+    try:
+        return GatewayConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {_describe(exc)}") from None
+
+
+def load_config(path: Path) -> GatewayConfig:
+    """Read, validate and resolve a config file; relative paths are taken from its folder."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    return resolve_paths(parse_config(text, str(path)), path.parent)
+
+
+def resolve_paths(config: GatewayConfig, base: Path) -> GatewayConfig:
+    """Return a copy whose relative file paths are taken against `base`."""
+
+    def fix(p: Path | None) -> Path | None:
+        return p if p is None or p.is_absolute() else base / p
+
+    policy_files = ("bundle", "verification_key", "decision_log")
+    updates: dict[str, object] = {
+        "policy": config.policy.model_copy(
+            update={name: fix(getattr(config.policy, name)) for name in policy_files}
+        )
+    }
+    ingress_files = ("audit_log", "quarantine_file", "signing_key")
+    updates["ingress"] = config.ingress.model_copy(
+        update={name: fix(getattr(config.ingress, name)) for name in ingress_files})
+    if config.tls is not None:
+        files = ("cert", "key", "client_ca", "crl")
+        updates["tls"] = config.tls.model_copy(
+            update={name: fix(getattr(config.tls, name)) for name in files}
+        )
+    if config.store.startswith("sqlite:///") and not config.store.startswith("sqlite:////"):
+        updates["store"] = "sqlite:///" + str(base / config.store.removeprefix("sqlite:///"))
+    return config.model_copy(update=updates)

@@ -1,0 +1,166 @@
+"""`zonegate serve --role ingress`: assemble the real components, serve until a signal.
+
+With `workers > 1` the parent starts that many worker processes, each binding the same
+address with SO_REUSEPORT; each worker keeps its own audit chain (`audit.w<N>.jsonl`),
+because one hash chain cannot have two writers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from gateway.config import GatewayConfig
+from gateway.errors import ConfigError
+from gateway.identity import build_authenticator
+from gateway.ingress.app import (
+    build_gateway,
+    default_inspector,
+    open_audit,
+    start_listener,
+    zone_table,
+)
+from gateway.ingress.errors import IngressSetupError
+from gateway.ingress.options import GatewayRuntimeOptions
+from gateway.ingress.tls import server_context
+from gateway.ingress.tokencache import CachedAuthenticator
+from gateway.metrics import GatewayMetrics
+from gateway.pdp import build_pdp
+
+_log = logging.getLogger("zonegate.ingress")
+
+
+def worker_audit_path(path: Path, index: int) -> Path:
+    """The audit file of worker `index` (1-based)."""
+    return path.with_name(f"{path.stem}.w{index}{path.suffix}")
+
+
+def _host_port(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+async def serve_ingress(config: GatewayConfig, options: GatewayRuntimeOptions, *,
+                        ca_dir: Path | None = None, decision_log: Path | None = None,
+                        reuse_port: bool = False,
+                        stop: asyncio.Event | None = None) -> None:
+    """Run one ingress worker until SIGTERM/SIGINT (or `stop` is set)."""
+    zone_table(config, options)  # refuse a bad zone table before loading anything heavy
+    metrics = GatewayMetrics()
+    if ca_dir is None and config.tls is not None and config.tls.client_ca is not None:
+        ca_dir = config.tls.client_ca.parent
+    needs_ca = config.tls is not None and (config.tls.client_cert != "off"
+                                           or bool(config.tls.trusted_xfcc_from))
+    authenticator = CachedAuthenticator(
+        build_authenticator(config, ca_dir if needs_ca else None),
+        on_lookup=lambda hit: metrics.cache.labels("token", "hit" if hit else "miss").inc())
+    ssl_context = server_context(config.tls) if config.tls is not None else None
+    policy = config.policy
+    key = None
+    if policy.verification_key is not None:
+        try:
+            key = policy.verification_key.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"policy.verification_key ({policy.verification_key}): "
+                              f"cannot read: {exc.strerror}") from None
+    pdp = build_pdp(policy, verification_key=key,
+                    opa_timeout_seconds=policy.opa_timeout_seconds,
+                    cache_ttl_seconds=policy.cache_ttl_seconds,
+                    decision_log=decision_log or policy.decision_log,
+                    reload_interval_seconds=policy.reload_interval_seconds,
+                    registry=metrics.registry)
+    audit = open_audit(options, metrics)
+    gateway = None
+    listener = None
+    try:
+        await pdp.start()
+        gateway = build_gateway(config, options, authenticator=authenticator,
+                                engine=pdp.engine, inspector=default_inspector(metrics),
+                                audit=audit, metrics=metrics)
+        host, port = _host_port(config.listen.ingress)
+        listener = await start_listener(gateway, host, port, ssl_context=ssl_context,
+                                        reuse_port=reuse_port)
+        scheme = "https" if ssl_context is not None else "http"
+        _log.info("listening", extra={"url": f"{scheme}://{config.listen.ingress}",
+                                      "pid": os.getpid(), "zones": len(config.zones),
+                                      "policy_revision": pdp.engine.revision,
+                                      "audit_log": str(options.audit_log)})
+        stop = stop or asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        _log.info("stopping", extra={"pid": os.getpid()})
+    finally:
+        if listener is not None:
+            await listener.stop()
+        if gateway is not None:
+            await gateway.close()
+        await pdp.close()
+        await authenticator.close()
+        await asyncio.to_thread(audit.close)
+
+
+def run_workers(argv: list[str], workers: int, *, has_signing_key: bool) -> int:
+    """Start `workers` copies of this command as SO_REUSEPORT workers; wait for them.
+
+    Without a configured signing key the workers share one fresh key (in a private
+    temporary file removed on exit): assertions from any worker verify against the JWKS
+    served by any other.
+    """
+    with tempfile.TemporaryDirectory(prefix="zonegate-") as private:
+        if not has_signing_key:
+            key_path = Path(private) / "assertion.key"
+            key = ec.generate_private_key(ec.SECP256R1())
+            fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(key.private_bytes(serialization.Encoding.PEM,
+                                               serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+            argv = [*argv, "--signing-key", str(key_path)]
+        return _supervise(argv, workers)
+
+
+def _supervise(argv: list[str], workers: int) -> int:
+    children: list[subprocess.Popen[bytes]] = []
+    for index in range(1, workers + 1):
+        args = [sys.executable, "-c", "from gateway.cli import console_main; console_main()",
+                *argv, "--workers", "1", "--worker-index", str(index)]
+        children.append(subprocess.Popen(args))
+
+    def forward(signum: int, _frame: object) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    codes = [child.wait() for child in children]
+    return max((abs(code) for code in codes), default=0)
+
+
+def worker_options(options: GatewayRuntimeOptions, index: int | None) -> GatewayRuntimeOptions:
+    """Options of one worker: its own audit chain when there are several."""
+    if index is None:
+        return options
+    return replace(options, audit_log=worker_audit_path(options.audit_log, index))
+
+
+def run(config: GatewayConfig, options: GatewayRuntimeOptions, *, ca_dir: Path | None,
+        decision_log: Path | None, reuse_port: bool) -> None:
+    """Blocking entry for the CLI; raises GatewayError subclasses for setup failures."""
+    try:
+        asyncio.run(serve_ingress(config, options, ca_dir=ca_dir, decision_log=decision_log,
+                                  reuse_port=reuse_port))
+    except OSError as exc:
+        raise IngressSetupError(f"cannot serve: {exc.strerror or exc}") from None

@@ -1,0 +1,59 @@
+"""Prometheus metrics of the gateway, on a registry of their own (never the global one).
+
+Label values are bounded: zones come from the configuration, reasons are the policy's
+stable kebab-case codes, statuses are HTTP codes.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+_LATENCY = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+_FAST = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 1.0)
+
+
+class GatewayMetrics:
+    """Every metric the data plane exports."""
+
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter("zonegate_requests", "Requests answered, by zone and status.",
+                                ["zone", "status"], registry=r)
+        self.decisions = Counter("zonegate_decisions", "Policy decisions by result and reason.",
+                                 ["result", "reason"], registry=r)
+        self.request_seconds = Histogram("zonegate_request_duration_seconds",
+                                         "Time from request to last byte, by zone.", ["zone"],
+                                         buckets=_LATENCY, registry=r)
+        self.policy_seconds = Histogram("zonegate_policy_duration_seconds",
+                                        "Policy evaluation time.", buckets=_FAST, registry=r)
+        self.upstream_seconds = Histogram("zonegate_upstream_duration_seconds",
+                                          "Time to upstream response headers, by zone.",
+                                          ["zone"], buckets=_LATENCY, registry=r)
+        self.upstream_errors = Counter("zonegate_upstream_errors",
+                                       "Upstream failures by zone and kind.",
+                                       ["zone", "kind"], registry=r)
+        self.cache = Counter("zonegate_cache_requests", "Cache lookups by cache and result.",
+                             ["cache", "result"], registry=r)
+        self.dlp = Counter("zonegate_dlp_responses", "Response handling by zone and action.",
+                           ["zone", "action"], registry=r)
+        self.rate_limited = Counter("zonegate_rate_limited", "Requests refused by rate limit.",
+                                    registry=r)
+        self.audit_records = Counter("zonegate_audit_records", "Audit records made durable.",
+                                     registry=r)
+        self.audit_errors = Counter("zonegate_audit_errors", "Audit appends that failed.",
+                                    registry=r)
+        self.audit_recoveries = Counter("zonegate_audit_recoveries",
+                                        "Restarts that found an unclean audit log.",
+                                        registry=r)
+        self.policy_ready = Gauge("zonegate_policy_ready", "1 when a policy is active.",
+                                  registry=r)
+        self.internal_errors = Counter("zonegate_internal_errors",
+                                       "Requests answered 500 by the catch-all.", registry=r)
+
+    def render(self) -> bytes:
+        """The exposition text."""
+        return generate_latest(self.registry)

@@ -1,0 +1,207 @@
+{{/*
+Names, labels and the few values that several templates share. Kept deliberately plain:
+every template is readable without knowing Helm tricks.
+*/}}
+
+{{- define "zonegate.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "zonegate.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Labels on every object. */}}
+{{- define "zonegate.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/name: {{ include "zonegate.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: zonegate
+{{- end -}}
+
+{{/* Selector labels of one component; call with (dict "root" $ "component" "gateway"). */}}
+{{- define "zonegate.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "zonegate.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{- define "zonegate.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "zonegate.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* image reference: repository:tag, or repository:tag@digest when a digest is set. */}}
+{{- define "zonegate.imageRef" -}}
+{{- if .digest -}}
+{{- printf "%s:%s@%s" .repository .tag .digest -}}
+{{- else -}}
+{{- printf "%s:%s" .repository .tag -}}
+{{- end -}}
+{{- end -}}
+
+{{/* http or https, for URLs and probes of the zonegate listeners. */}}
+{{- define "zonegate.scheme" -}}
+{{- if .Values.tls.enabled -}}HTTPS{{- else -}}HTTP{{- end -}}
+{{- end -}}
+
+{{- define "zonegate.controlURL" -}}
+{{- printf "%s://%s-control.%s.svc:%d" (include "zonegate.scheme" . | lower) (include "zonegate.fullname" .) .Release.Namespace (int .Values.controlPlane.service.port) -}}
+{{- end -}}
+
+{{/*
+The store URL (contract 2: store). It carries no password: libpq takes it from
+PGPASSWORD, which the pods set from the password Secret.
+*/}}
+{{- define "zonegate.storeURL" -}}
+{{- $pg := .Values.postgresql -}}
+{{- $query := printf "sslmode=%s&application_name=zonegate" $pg.sslMode -}}
+{{- if $pg.caSecret.name -}}
+{{- $query = printf "%s&sslrootcert=/etc/zonegate/postgresql/%s" $query $pg.caSecret.key -}}
+{{- end -}}
+{{- printf "postgresql://%s@%s:%d/%s?%s" $pg.user $pg.host (int $pg.port) $pg.database $query -}}
+{{- end -}}
+
+{{/* Pod-level security context shared by the gateway and the control plane. */}}
+{{- define "zonegate.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: {{ .Values.runAsUser }}
+runAsGroup: {{ .Values.runAsGroup }}
+fsGroup: {{ .Values.runAsGroup }}
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{/* Container-level security context for every container but the monitor. */}}
+{{- define "zonegate.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+privileged: false
+readOnlyRootFilesystem: true
+runAsNonRoot: true
+capabilities:
+  drop: ["ALL"]
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{/* Environment and mounts that give a zonegate process its store credentials. */}}
+{{- define "zonegate.storeEnv" -}}
+- name: PGPASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.postgresql.passwordSecret.name }}
+      key: {{ .Values.postgresql.passwordSecret.key }}
+{{- end -}}
+
+{{/* Volume mounts of the zonegate container (gateway and control plane). */}}
+{{- define "zonegate.volumeMounts" -}}
+- name: config
+  mountPath: /etc/zonegate/config
+  readOnly: true
+- name: tmp
+  mountPath: /tmp
+- name: data
+  mountPath: /var/lib/zonegate
+{{- if .Values.tls.enabled }}
+- name: tls
+  mountPath: /etc/zonegate/tls
+  readOnly: true
+{{- end }}
+{{- if .Values.tls.crl.secretName }}
+- name: crl
+  mountPath: /etc/zonegate/crl
+  readOnly: true
+{{- end }}
+{{- if .Values.postgresql.caSecret.name }}
+- name: postgresql-ca
+  mountPath: /etc/zonegate/postgresql
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{/* Volumes behind zonegate.volumeMounts. */}}
+{{- define "zonegate.volumes" -}}
+- name: config
+  configMap:
+    name: {{ include "zonegate.fullname" . }}-config
+- name: tmp
+  emptyDir:
+    sizeLimit: 64Mi
+- name: data
+  emptyDir:
+    sizeLimit: {{ .Values.dataVolumeSize }}
+{{- if .Values.tls.enabled }}
+- name: tls
+  secret:
+    secretName: {{ .Values.tls.secretName }}
+    defaultMode: 0440
+{{- end }}
+{{- if .Values.tls.crl.secretName }}
+- name: crl
+  secret:
+    secretName: {{ .Values.tls.crl.secretName }}
+    defaultMode: 0444
+{{- end }}
+{{- if .Values.postgresql.caSecret.name }}
+- name: postgresql-ca
+  secret:
+    secretName: {{ .Values.postgresql.caSecret.name }}
+    defaultMode: 0444
+{{- end }}
+{{- end -}}
+
+{{/* Egress rule to the cluster DNS, shared by the NetworkPolicies. */}}
+{{- define "zonegate.dnsEgress" -}}
+- to:
+    - namespaceSelector:
+        matchLabels:
+          kubernetes.io/metadata.name: {{ .Values.networkPolicy.dns.namespace }}
+      podSelector:
+        {{- toYaml .Values.networkPolicy.dns.podSelector | nindent 8 }}
+  ports:
+    - {port: 53, protocol: UDP}
+    - {port: 53, protocol: TCP}
+{{- end -}}
+
+{{/* Egress rule to PostgreSQL. */}}
+{{- define "zonegate.postgresqlEgress" -}}
+- ports:
+    - {port: {{ .Values.postgresql.port }}, protocol: TCP}
+  {{- with .Values.postgresql.networkPolicyTo }}
+  to:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end -}}
+
+{{/*
+Zone names and prefixes must be unique: the gateway would refuse the config at start-up,
+so refuse it at install time instead.
+*/}}
+{{- define "zonegate.checkZones" -}}
+{{- $names := dict -}}
+{{- $prefixes := dict -}}
+{{- range .Values.zones -}}
+{{- if hasKey $names .name -}}
+{{- fail (printf "zones: two zones share the name %q" .name) -}}
+{{- end -}}
+{{- if hasKey $prefixes .prefix -}}
+{{- fail (printf "zones: two zones share the prefix %q" .prefix) -}}
+{{- end -}}
+{{- $_ := set $names .name true -}}
+{{- $_ := set $prefixes .prefix true -}}
+{{- end -}}
+{{- end -}}

@@ -1,0 +1,10 @@
+"""Alert destinations: NDJSON file, HTTP with a disk spool, CEF over syslog, OCSF, terminal."""
+
+from __future__ import annotations
+
+from monitor.sinks.cef import CefSyslogSink, to_cef
+from monitor.sinks.http import HttpSink
+from monitor.sinks.ndjson import NdjsonSink
+from monitor.sinks.ocsf import OcsfSink, to_ocsf
+
+__all__ = ["CefSyslogSink", "HttpSink", "NdjsonSink", "OcsfSink", "to_cef", "to_ocsf"]

@@ -1,0 +1,113 @@
+"""Contract 2: the configuration file is validated and errors name the file and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.config import load_config, parse_config
+from gateway.errors import ConfigError
+
+FULL = """
+trust_domain: city.example
+listen: {ingress: "127.0.0.1:8443", control: "127.0.0.1:8444"}
+tls:
+  cert: pki/gateway.crt
+  key: pki/gateway.key
+  client_ca: pki/ca.pem
+  client_cert: optional
+  crl: pki/crl.pem
+  trusted_xfcc_from: ["127.0.0.1/32"]
+identity:
+  oidc:
+    - issuer: https://idp.city.example
+      audience: zonegate
+      jwks_uri: http://127.0.0.1:9000/jwks.json
+      algorithms: [ES256, RS256]
+policy:
+  engine: embedded
+  bundle: policies/
+  opa_url: http://127.0.0.1:8181
+  decision: zonegate/authz/decision
+zones:
+  - name: health
+    prefix: /zones/health/
+    upstream: http://127.0.0.1:9101
+    level: L4
+store: sqlite:///zonegate.db
+"""
+
+
+def test_full_contract_example_parses_and_resolves_paths(tmp_path: Path) -> None:
+    path = tmp_path / "gw.yaml"
+    path.write_text(FULL)
+    cfg = load_config(path)
+    assert cfg.trust_domain == "city.example"
+    assert cfg.zones[0].level == "L4"
+    assert cfg.tls is not None and cfg.tls.cert == tmp_path / "pki/gateway.crt"
+    assert cfg.policy.bundle == tmp_path / "policies"
+    assert cfg.store == f"sqlite:///{tmp_path}/zonegate.db"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("trust_domain: city.example\nbogus: 1\n", "bogus: unknown key"),
+        ("trust_domain: city.example\nzones:\n - {name: h, prefix: /h/, upstream: "
+         "'http://x', level: L9}\n", "zones.0.level: must be one of"),
+        ("trust_domain: city.example\nzones:\n - {name: h, prefix: /h, upstream: "
+         "'http://x', level: L1}\n", "zones.0.prefix: must start and end with '/'"),
+        ("trust_domain: city.example\nidentity:\n  oidc:\n   - {issuer: i, audience: a, "
+         "algorithms: [none]}\n", "identity.oidc.0.algorithms"),
+        ("trust_domain: city.example\nidentity:\n  oidc:\n   - {issuer: i, audience: a, "
+         "algorithms: [HS256]}\n", "asymmetric only"),
+        ("trust_domain: city.example\ntls: {cert: a, key: b, client_cert: required}\n",
+         "client_ca is required"),
+        ("trust_domain: city.example\nstore: mysql://x\n", "store: must be sqlite"),
+        ("trust_domain: City Example\n", "trust_domain: a trust domain"),
+        ("listen: {ingress: nope}\ntrust_domain: a\n", "listen.ingress: must be host:port"),
+        ("{unclosed", "gw.yaml:1"),
+        ("- a list\n", "the top level must be a mapping"),
+        ("zones: []\n", "trust_domain: Field required"),
+    ],
+)
+def test_bad_config_names_file_and_field(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "gw.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value).startswith(str(path))
+    assert message in str(info.value)
+
+
+def test_duplicate_zone_prefix_rejected() -> None:
+    text = (
+        "trust_domain: t\nzones:\n"
+        " - {name: a, prefix: /z/, upstream: 'http://127.0.0.1:1', level: L1}\n"
+        " - {name: b, prefix: /z/, upstream: 'http://127.0.0.1:2', level: L1}\n"
+    )
+    with pytest.raises(ConfigError, match="share the prefix"):
+        parse_config(text, "x.yaml")
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "absent.yaml")
+
+
+def test_bare_yaml_off_means_client_cert_off() -> None:
+    cfg = parse_config("trust_domain: t\ntls: {cert: a, key: b, client_cert: off}\n", "x.yaml")
+    assert cfg.tls is not None and cfg.tls.client_cert == "off"
+
+
+def test_issuer_claim_mapping_defaults_and_overrides() -> None:
+    cfg = parse_config(
+        "trust_domain: t\nidentity:\n  oidc:\n   - issuer: i\n     audience: a\n"
+        "     leeway: 5\n     claims: {roles: [app_roles]}\n", "x.yaml")
+    issuer = cfg.identity.oidc[0]
+    assert issuer.require_typ is True and issuer.leeway == 5
+    assert issuer.claims.roles == ("app_roles",) and issuer.claims.groups == ("groups",)
+    with pytest.raises(ConfigError, match="leeway"):
+        parse_config("trust_domain: t\nidentity:\n  oidc:\n   - {issuer: i, audience: a, "
+                     "leeway: 9999}\n", "x.yaml")

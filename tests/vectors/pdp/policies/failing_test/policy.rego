@@ -1,0 +1,5 @@
+package zonegate.authz
+
+default decision := {"allow": false, "reasons": ["default"], "obligations": {}}
+
+decision := {"allow": true, "reasons": [], "obligations": {}} if input.subject.authenticated

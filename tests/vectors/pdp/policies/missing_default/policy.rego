@@ -1,0 +1,5 @@
+package zonegate.authz
+
+default decision := {"allow": false, "reasons": [], "obligations": {}}
+
+allow if input.subject.authenticated == true

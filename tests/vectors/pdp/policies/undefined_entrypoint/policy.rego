@@ -1,0 +1,5 @@
+package zonegate.authz
+
+# METADATA
+# entrypoint: true
+decision := {"allow": true, "reasons": [], "obligations": {}} if input.ok
