@@ -26,10 +26,11 @@ __all__ = [
 _PEM_CERT = re.compile(
     rb"-----BEGIN CERTIFICATE-----\r?\n.+?\r?\n-----END CERTIFICATE-----", re.DOTALL
 )
-# What decoding a certificate's or CSR's lazily parsed parts may raise (KeyError: an
-# unknown string tag in a Name, seen by fuzzing cryptography 44).
+# What decoding a certificate's or CSR's lazily parsed parts may raise (seen by fuzzing
+# cryptography 44: KeyError for an unknown string tag in a Name, TypeError for a Name
+# attribute re-tagged as a BIT STRING).
 DECODE_ERRORS = (
-    ValueError, KeyError, x509.InvalidVersion, x509.DuplicateExtension,
+    ValueError, KeyError, TypeError, x509.InvalidVersion, x509.DuplicateExtension,
     x509.UnsupportedGeneralNameType,
 )
 # Refuse absurd inputs before parsing: a chain of a few certificates is a few KB.
@@ -65,8 +66,39 @@ def load_certificates(data: bytes, source: str) -> list[x509.Certificate]:
             ) from exc
 
 
+def _tlv(der: bytes, at: int) -> tuple[int, int, int]:
+    """(tag, start of the value, end of the value) of the DER element at `at`."""
+    if at + 2 > len(der):
+        raise ValueError("truncated DER element")
+    tag, first = der[at], der[at + 1]
+    start = at + 2
+    if first < 0x80:
+        length = first
+    else:
+        count = first & 0x7F
+        if not 1 <= count <= 4 or start + count > len(der):
+            raise ValueError("bad DER length")
+        length = int.from_bytes(der[start:start + count], "big")
+        start += count
+    if start + length > len(der):
+        raise ValueError("truncated DER element")
+    return tag, start, start + length
+
+
+def _check_signature_bits(der: bytes) -> None:
+    """Refuse a signature BIT STRING with padding bits: cryptography ignores the count,
+    so such a certificate would verify with a fingerprint the CA never issued."""
+    _, body, end = _tlv(der, 0)
+    _, _, after_tbs = _tlv(der, body)
+    _, _, after_alg = _tlv(der, after_tbs)
+    tag, value, _ = _tlv(der, after_alg)
+    if tag != 0x03 or value >= end or der[value] != 0:
+        raise ValueError("the signature BIT STRING has unused bits")
+
+
 def _decoded(cert: x509.Certificate) -> x509.Certificate:
     """Decode the lazily parsed parts now, so that their errors surface here."""
+    _check_signature_bits(cert.public_bytes(serialization.Encoding.DER))
     cert.extensions  # noqa: B018
     cert.issuer  # noqa: B018
     cert.subject  # noqa: B018

@@ -95,3 +95,30 @@ def test_duplicate_extension_is_a_clear_error(ca: CertificateAuthority) -> None:
     cert = x509.load_der_x509_certificate(mutated)
     with pytest.raises(VerificationError):
         CertificateVerifier.from_ca_dir(ca.directory).verify(cert)
+
+
+def test_signature_padding_bits_are_refused(ca: CertificateAuthority) -> None:
+    # found by the property above: the signature BIT STRING's unused-bits byte set to 1
+    # left the signature cryptography checks unchanged (when the last byte is even, so the
+    # padding bit is zero), and a certificate with another fingerprint verified
+    for n in range(64):
+        cert = ca.issue(zone="health", kind="device", name=f"cam-{n}").certificate
+        if cert.signature[-1] % 2 == 0:
+            break
+    der = cert.public_bytes(serialization.Encoding.DER)
+    assert der.endswith(b"\x00" + cert.signature)  # the unused-bits byte, then r and s
+    mutated = bytearray(der)
+    mutated[len(der) - len(cert.signature) - 1] = 1
+    with pytest.raises(MalformedCertificate, match="unused bits"):
+        load_certificate(bytes(mutated), "padded.der")
+
+
+def test_name_attribute_retagged_as_bit_string_is_malformed(
+        good: tuple[CertificateVerifier, bytes]) -> None:
+    # found by the property above: cryptography raised TypeError decoding the subject
+    _, der = good
+    at = der.index(b"\x0c\x08zonegate")  # issuer O=zonegate, a UTF8String
+    mutated = bytearray(der)
+    mutated[at] = 0x03
+    with pytest.raises(MalformedCertificate):
+        load_certificate(bytes(mutated), "retagged.der")
