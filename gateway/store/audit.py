@@ -1,21 +1,45 @@
-"""The change audit: read access to who changed what through the store API, and when."""
+"""The change audit: who changed what through the store API, and when.
+
+The repositories write their rows inside each change's own transaction. `record` is for
+changes the store does not hold itself (a shadow policy kept in a control plane's memory,
+an export), so they are audited in the same place.
+"""
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import ColumnElement, select
 
-from gateway.store import _cursor
+from gateway.store import _cursor, _validate
 from gateway.store._db import Database
-from gateway.store.errors import InvalidCursor
+from gateway.store.errors import InvalidCursor, InvalidRecord
 from gateway.store.models import AuditEntry
 from gateway.store.types import AuditRecord, Page
 
+_MAX_DETAILS = 16 * 1024  # bytes of JSON
+
 
 class AuditRepository:
-    """Read-only: rows are written by the repositories inside each change's transaction."""
+    """Change-audit rows: listed here, written by the repositories or by `record`."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
+
+    def record(self, actor: str, action: str, target: str,
+               details: dict[str, object] | None = None) -> None:
+        """Audit a change made outside the store, in a transaction of its own."""
+        who = _validate.actor(actor, "actor")
+        what = _validate.text(action, "action", max_len=64)
+        on = _validate.text(target, "target", max_len=256)
+        try:
+            size = len(json.dumps(details or {}, allow_nan=False))
+        except (TypeError, ValueError) as exc:
+            raise InvalidRecord(f"details: not JSON: {exc}") from None
+        if size > _MAX_DETAILS:
+            raise InvalidRecord(f"details: larger than {_MAX_DETAILS} bytes of JSON")
+        with self._db.write(f"audit {what}") as session:
+            self._db.audit(session, who, what, on, details)
 
     def list(self, *, actor: str | None = None, target: str | None = None,
              action: str | None = None, limit: int = 100,

@@ -238,6 +238,11 @@ class UserStore(Protocol):
 
 
 class AuditLog(Protocol):
+    def record(self, actor: str, action: str, target: str,
+               details: dict[str, object] | None = None) -> None:
+        """Audit a change made outside the store (its own transaction)."""
+        ...
+
     def list(self, *, actor: str | None = None, target: str | None = None,
              action: str | None = None, limit: int = 100,
              cursor: str | None = None) -> Page[AuditRecord]:

@@ -223,3 +223,23 @@ def test_audit_pages(store: Store) -> None:
     assert [e.target for e in first.items + second.items] == [f"user:u{n}"
                                                               for n in range(4, -1, -1)]
     assert second.next_cursor is None
+
+
+def test_record_audits_a_change_made_outside_the_store(store: Store) -> None:
+    store.audit.record("officer", "policy.shadow.set", "policy:r7", {"revision": "r7"})
+    (entry,) = store.audit.list(action="policy.shadow.set").items
+    assert (entry.actor, entry.target, entry.details) == (
+        "officer", "policy:r7", {"revision": "r7"})
+
+
+@pytest.mark.parametrize(("args", "field"), [
+    (("", "x", "t"), "actor"),
+    (("a", "x" * 65, "t"), "action"),
+    (("a", "x", "t\n"), "target"),
+    (("a", "x", "t", {"big": "y" * 20_000}), "details"),
+    (("a", "x", "t", {"when": object()}), "details"),
+])
+def test_record_refuses_bad_rows(store: Store, args: tuple[object, ...], field: str) -> None:
+    with pytest.raises(InvalidRecord, match=field):
+        store.audit.record(*args)  # type: ignore[arg-type]
+    assert store.audit.list().items == ()
