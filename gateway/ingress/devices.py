@@ -1,10 +1,16 @@
 """Device trust: is the device behind a request quarantined?
 
-`DeviceTrustSource` is the port; `QuarantineFileSource` reads the monitor's quarantine
-file (`monitor.quarantine.load_quarantine`) until the control plane's store replaces it.
-The file is re-read when it changes; a file that cannot be read or parsed makes every
-lookup fail (the gateway answers 503) rather than letting a quarantined device through on
-stale data.
+`DeviceTrustSource` is the port with two adapters:
+
+- `QuarantineFileSource` reads the monitor's quarantine file
+  (`monitor.quarantine.load_quarantine`), re-read when it changes; a file that cannot be
+  read or parsed makes every lookup fail (the gateway answers 503) rather than letting a
+  quarantined device through on stale data.
+- `StoreDeviceSource` reads the store's quarantines (written by officers through the
+  control plane and by the monitor) through `StoreTrustSource`, a snapshot refreshed in
+  the background, so replicas sharing PostgreSQL agree within one refresh interval. When
+  the store cannot be read the last snapshot stays in force and /readyz says since when;
+  before the first snapshot every lookup fails (503).
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ from typing import Protocol
 from gateway.identity.types import PeerCertificate
 from gateway.ingress.core import DeviceFacts, DeviceTrust
 from gateway.ingress.errors import DeviceTrustUnavailable
+from gateway.store.errors import InvalidRecord, TrustUnavailable
+from gateway.store.trust import StoreTrustSource
 from monitor.errors import MonitorError
 from monitor.quarantine import QuarantineList, load_quarantine
 
@@ -109,3 +117,36 @@ class QuarantineFileSource:
         if self._error is not None:
             raise DeviceTrustUnavailable(self._error)
         return device_facts(certificate, source_ip, now, self._list)
+
+
+class StoreDeviceSource:
+    """Quarantines from the store, through a background-refreshed `StoreTrustSource`."""
+
+    def __init__(self, trust: StoreTrustSource) -> None:
+        self.trust = trust
+
+    def lookup(self, certificate: PeerCertificate | None, source_ip: str,
+               now: datetime) -> DeviceFacts:
+        """Device facts from the snapshot in force; raises before the first snapshot."""
+        device_id = None
+        fingerprint = ""
+        if certificate is not None:
+            fingerprint = certificate.fingerprint
+            if certificate.kind == "device":
+                device_id = certificate.name
+        try:
+            ip: str | None = str(ipaddress.ip_address(source_ip))
+        except ValueError:
+            ip = None  # a unix socket or test transport: nothing to match by address
+        try:
+            verdict = self.trust.verdict(device_id, ip, None, now)
+        except TrustUnavailable as exc:
+            raise DeviceTrustUnavailable(str(exc)) from None
+        except InvalidRecord as exc:  # an identifier the store refuses: fail closed
+            raise DeviceTrustUnavailable(str(exc)) from None
+        return DeviceFacts(id=device_id or verdict.device_id or "", cert_fingerprint=fingerprint,
+                           trust=verdict.trust, quarantine_reason=verdict.reason)
+
+    def status(self) -> dict[str, object]:
+        """The snapshot's facts for /readyz."""
+        return self.trust.status()

@@ -30,12 +30,17 @@ from gateway.ingress.app import (
     start_listener,
     zone_table,
 )
+from gateway.ingress.devices import StoreDeviceSource
 from gateway.ingress.errors import IngressSetupError
 from gateway.ingress.options import GatewayRuntimeOptions
 from gateway.ingress.tls import server_context
 from gateway.ingress.tokencache import CachedAuthenticator
 from gateway.metrics import GatewayMetrics
 from gateway.pdp import build_pdp
+from gateway.store import Store
+from gateway.store._backend import redact
+from gateway.store.errors import StoreError
+from gateway.store.trust import StoreTrustSource
 
 _log = logging.getLogger("zonegate.ingress")
 
@@ -82,11 +87,17 @@ async def serve_ingress(config: GatewayConfig, options: GatewayRuntimeOptions, *
     audit = open_audit(options, metrics)
     gateway = None
     listener = None
+    store = None
+    trust = None
     try:
         await pdp.start()
+        devices = None
+        if config.ingress.device_trust == "store":
+            store, trust = await _store_trust(config)
+            devices = StoreDeviceSource(trust)
         gateway = build_gateway(config, options, authenticator=authenticator,
                                 engine=pdp.engine, inspector=default_inspector(metrics),
-                                audit=audit, metrics=metrics)
+                                audit=audit, metrics=metrics, devices=devices)
         host, port = _host_port(config.listen.ingress)
         listener = await start_listener(gateway, host, port, ssl_context=ssl_context,
                                         reuse_port=reuse_port)
@@ -107,8 +118,31 @@ async def serve_ingress(config: GatewayConfig, options: GatewayRuntimeOptions, *
         if gateway is not None:
             await gateway.close()
         await pdp.close()
+        if trust is not None:
+            await trust.close()
+        if store is not None:
+            store.close()
         await authenticator.close()
         await asyncio.to_thread(audit.close)
+
+
+async def _store_trust(config: GatewayConfig) -> tuple[Store, StoreTrustSource]:
+    """Open the store and load the first quarantine snapshot (refreshed from then on).
+
+    A store that cannot be opened is a start-up error; one that cannot be read yet is
+    not: requests then get 503 until the first snapshot loads, and /readyz says why.
+    """
+    try:
+        store = await asyncio.to_thread(Store.open, config.store)
+    except StoreError as exc:
+        raise ConfigError(f"store ({redact(config.store)}): {exc}") from None
+    trust = StoreTrustSource(store.quarantines, interval=config.ingress.trust_refresh_seconds,
+                             trust_any_device_id=True)
+    await trust.start()
+    if trust.snapshot is None:
+        _log.warning("device trust not loaded yet; answering 503 until it is",
+                     extra={"error": trust.last_error})
+    return store, trust
 
 
 def run_workers(argv: list[str], workers: int, *, has_signing_key: bool) -> int:

@@ -137,10 +137,19 @@ class IngressGateway:
             problems.append("no-active-policy")
         if not self.audit.healthy:
             problems.append("audit-unavailable")
+        body: dict[str, object] = {}
+        status = getattr(self.devices, "status", None)
+        if callable(status):
+            # the store's quarantine snapshot: a stale one is still enforced (ready, and
+            # said so); none at all means every request would get 503
+            trust = status()
+            body["device_trust"] = trust
+            if not trust.get("loaded"):
+                problems.append("device-trust-unavailable")
         if problems:
-            return web.json_response({"ready": False, "reasons": problems}, status=503)
+            return web.json_response({"ready": False, "reasons": problems, **body}, status=503)
         return web.json_response({"ready": True, "policy_revision": self.engine.revision
-                                  if self.engine is not None else ""})
+                                  if self.engine is not None else "", **body})
 
     def _from_trusted_proxy(self, peer: str) -> bool:
         try:
