@@ -146,6 +146,11 @@ class IngressConfig(_Strict):
     # background: answer once written (survives kill -9), fsync follows (see gateway/audit)
     audit_sync: Literal["background", "group", "always", "off"] = "background"
     quarantine_file: Path | None = None
+    # where quarantines come from: `file` is quarantine_file (none when unset); `store`
+    # is the store (`store:`), which the control plane and the monitor write and every
+    # replica polls every trust_refresh_seconds
+    device_trust: Literal["file", "store"] = "file"
+    trust_refresh_seconds: float = Field(default=2.0, gt=0, le=300)
     signing_key: Path | None = None  # P-256 PEM shared by replicas; None: fresh per start
     dlp_max_bytes: int = Field(default=1 << 20, ge=1024, le=64 << 20)
     max_body_bytes: int = Field(default=10 << 20, ge=0, le=1 << 30)
@@ -164,6 +169,63 @@ class IngressConfig(_Strict):
     def _yaml_off(cls, value: object) -> object:
         # YAML 1.1 reads a bare `off` as false
         return "off" if value is False else value
+
+    @model_validator(mode="after")
+    def _one_trust_source(self) -> IngressConfig:
+        if self.device_trust == "store" and self.quarantine_file is not None:
+            raise ValueError("device_trust is store: quarantine_file would be ignored; "
+                             "remove it (the monitor writes quarantines to the store)")
+        return self
+
+
+class ControlConfig(_Strict):
+    """Control-plane settings (`zonegate serve --role control|all`, docs/control.md)."""
+
+    ca_dir: Path | None = None  # pki/ CA directory: CSR issuance, revocation, /crl.pem
+    ca_passphrase_env: str | None = None  # variable holding the CA key passphrase
+    # SPIFFE IDs whose client certificate (mTLS, no token) may post alerts: the monitor
+    ingesters: tuple[str, ...] = ()
+
+    @field_validator("ingesters")
+    @classmethod
+    def _spiffe_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            if not re.match(r"^spiffe://[a-z0-9.\-]+/\S+$", item):
+                raise ValueError(f"not a SPIFFE ID (spiffe://<trust-domain>/...): {item!r}")
+        return value
+
+
+class EgressCA(_Strict):
+    """The interception CA (`zonegate egress issue-ca`): root-signed, pathLen 0."""
+
+    cert: Path
+    key: Path
+
+
+class EgressConfig(_Strict):
+    """The egress proxy for IoT terminals (`zonegate egress run`; docs/egress.md)."""
+
+    listen: HostPort = "127.0.0.1:8080"
+    mode: Literal["regular", "transparent"] = "regular"
+    decision: str = "zonegate/egress/decision"
+    ca: EgressCA
+    root: Path  # the root terminals trust; sent after the CA in the chain
+    client_ca_dir: Path | None = None  # pki dir verifying terminals' client certificates
+    upstream_ca: Path | None = None  # PEM bundle for upstream TLS; None: the system store
+    inventory: Path | None = None  # monitor inventory JSON: source IP -> device
+    quarantine_file: Path | None = None
+    max_body_bytes: int = Field(default=1 << 20, ge=1024, le=64 << 20)
+    dlp: Literal["block", "mask"] = "block"  # outbound bodies above the class ceiling
+    alerts_url: str | None = None  # control plane alert intake (POST, contract 5)
+    alerts_spool: Path = Path("egress-alerts.spool")
+    alerts_out: Path | None = None  # NDJSON copy of every alert
+
+    @field_validator("alerts_url")
+    @classmethod
+    def _alerts_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"must be an http:// or https:// URL, got {value!r}")
+        return value
 
 
 def _check_segments(value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
@@ -222,7 +284,9 @@ class GatewayConfig(_Strict):
     zones: tuple[ZoneConfig, ...] = ()
     segments: Segments = Field(default_factory=dict)  # name -> CIDRs (input.source.zone)
     ingress: IngressConfig = Field(default_factory=IngressConfig)
+    control: ControlConfig = Field(default_factory=ControlConfig)
     store: str = "sqlite:///zonegate.db"
+    egress: EgressConfig | None = None
 
     @field_validator("trust_domain")
     @classmethod
@@ -247,6 +311,15 @@ class GatewayConfig(_Strict):
                 if value in seen:
                     raise ValueError(f"two zones share the {attr} {value!r}")
                 seen.add(value)
+        return self
+
+    @model_validator(mode="after")
+    def _ingesters_in_domain(self) -> GatewayConfig:
+        prefix = f"spiffe://{self.trust_domain}/"
+        foreign = [i for i in self.control.ingesters if not i.startswith(prefix)]
+        if foreign:
+            raise ValueError(f"control.ingesters: not in trust domain {self.trust_domain}: "
+                             f"{foreign[0]!r}")
         return self
 
 
@@ -305,11 +378,21 @@ def resolve_paths(config: GatewayConfig, base: Path) -> GatewayConfig:
     ingress_files = ("audit_log", "quarantine_file", "signing_key")
     updates["ingress"] = config.ingress.model_copy(
         update={name: fix(getattr(config.ingress, name)) for name in ingress_files})
+    updates["control"] = config.control.model_copy(
+        update={"ca_dir": fix(config.control.ca_dir)})
     if config.tls is not None:
         files = ("cert", "key", "client_ca", "crl")
         updates["tls"] = config.tls.model_copy(
             update={name: fix(getattr(config.tls, name)) for name in files}
         )
+    if config.egress is not None:
+        egress_files = ("root", "client_ca_dir", "upstream_ca", "inventory", "quarantine_file",
+                        "alerts_spool", "alerts_out")
+        egress: dict[str, object] = {name: fix(getattr(config.egress, name))
+                                     for name in egress_files}
+        egress["ca"] = config.egress.ca.model_copy(
+            update={"cert": fix(config.egress.ca.cert), "key": fix(config.egress.ca.key)})
+        updates["egress"] = config.egress.model_copy(update=egress)
     if config.store.startswith("sqlite:///") and not config.store.startswith("sqlite:////"):
         updates["store"] = "sqlite:///" + str(base / config.store.removeprefix("sqlite:///"))
     return config.model_copy(update=updates)

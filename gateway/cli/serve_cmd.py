@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, cast
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 from rich.console import Console
 from rich.progress import DownloadColumn, Progress
 
 from gateway.audit import AuditTampered, verify_log
-from gateway.cli import idp_cmd
-from gateway.cli._common import planned
-from gateway.config import load_config
+from gateway.cli import demo_cmd, idp_cmd
+from gateway.config import GatewayConfig, load_config
 from gateway.errors import ConfigError
+
+if TYPE_CHECKING:
+    import asyncio
+    from collections.abc import Callable, Coroutine
+
+    from gateway.ingress.options import GatewayRuntimeOptions
 
 config_app = typer.Typer(help="Configuration files.", no_args_is_help=True)
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
@@ -26,7 +30,7 @@ audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=Tr
 def register(app: typer.Typer) -> None:
     """Attach the top-level verbs to the root app."""
     app.command("serve")(serve)
-    app.command("demo")(demo)
+    app.command("demo")(demo_cmd.demo)
     app.add_typer(config_app, name="config")
     app.add_typer(idp_cmd.idp_app, name="idp")
     app.add_typer(audit_app, name="audit")
@@ -68,8 +72,6 @@ def serve(
     cfg = load_config(config)
     if role not in ("all", "ingress", "control"):
         raise ConfigError(f"--role: must be all, ingress or control, got {role!r}")
-    if role == "control":
-        planned("serve --role control", 7)
     if audit_sync is not None and audit_sync not in ("background", "group", "always", "off"):
         raise ConfigError("--audit-sync: must be background, group, always or off, "
                           f"got {audit_sync!r}")
@@ -80,9 +82,6 @@ def serve(
     from gateway.ingress.runtime import run, run_workers, worker_options
 
     configure_logging(log_level)
-    if role == "all":
-        logging.getLogger("zonegate").info(
-            "the control plane is not part of this build; serving the ingress data plane")
     # the file sets the options; a flag given on the command line wins over it
     options = from_config(cfg, config.parent)
     options = replace(
@@ -96,11 +95,36 @@ def serve(
         forward_authorization=options.forward_authorization | frozenset(
             forward_authorization or ()),
     )
+    if role != "ingress":
+        _serve_control(cfg, role, options, ca_dir=ca_dir, decision_log=decision_log,
+                       workers=workers)
+        return
     if workers > 1:
         raise typer.Exit(run_workers(sys.argv[1:], workers,
                                      has_signing_key=options.signing_key is not None))
     run(cfg, worker_options(options, worker_index), ca_dir=ca_dir, decision_log=decision_log,
         reuse_port=worker_index is not None)
+
+
+def _serve_control(cfg: GatewayConfig, role: str, options: GatewayRuntimeOptions, *,
+                   ca_dir: Path | None, decision_log: Path | None, workers: int) -> None:
+    """--role control: the control plane alone; --role all: the ingress and the control
+    plane in one process and one event loop, stopped together (docs/control.md)."""
+    from gateway.control import run as run_control
+    from gateway.ingress.runtime import serve_ingress
+
+    if workers > 1:
+        raise ConfigError(f"--workers {workers}: only --role ingress runs several workers; "
+                          "start the control plane apart with --role control")
+    ingress: Callable[[asyncio.Event], Coroutine[object, object, None]] | None = None
+    if role == "all":
+        def start_ingress(stop: asyncio.Event) -> Coroutine[object, object, None]:
+            return serve_ingress(cfg, options, ca_dir=ca_dir, decision_log=decision_log,
+                                 stop=stop)
+
+        ingress = start_ingress
+    # the control plane verifies and exports the audit log the ingress writes
+    run_control(cfg, audit_log=options.audit_log, ingress=ingress)
 
 
 def _load_segments(path: Path) -> dict[str, tuple[str, ...]]:
@@ -116,13 +140,6 @@ def _load_segments(path: Path) -> dict[str, tuple[str, ...]]:
     ):
         raise ConfigError(f'{path}: must be an object {{"segment": ["CIDR", ...]}}')
     return {name: tuple(cidrs) for name, cidrs in raw.items()}
-
-
-def demo(
-    smoke: Annotated[bool, typer.Option("--smoke", help="Run the tour unattended.")] = False,
-) -> None:
-    """Start a complete deployment on loopback."""
-    planned("demo", 8)
 
 
 @config_app.command("check")

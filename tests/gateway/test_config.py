@@ -111,3 +111,25 @@ def test_issuer_claim_mapping_defaults_and_overrides() -> None:
     with pytest.raises(ConfigError, match="leeway"):
         parse_config("trust_domain: t\nidentity:\n  oidc:\n   - {issuer: i, audience: a, "
                      "leeway: 9999}\n", "x.yaml")
+
+
+def test_control_section_resolves_and_checks_ingesters(tmp_path: Path) -> None:
+    path = tmp_path / "gw.yaml"
+    path.write_text("trust_domain: city.example\ncontrol:\n  ca_dir: pki/ca\n  ingesters: "
+                    "[spiffe://city.example/zone/edge/svc/monitor]\n")
+    cfg = load_config(path)
+    assert cfg.control.ca_dir == tmp_path / "pki/ca"
+    assert cfg.control.ingesters == ("spiffe://city.example/zone/edge/svc/monitor",)
+    assert parse_config("trust_domain: t\n").control.ingesters == ()
+
+
+@pytest.mark.parametrize(("ingester", "message"), [
+    ("monitor", "control.ingesters.0: Value error, not a SPIFFE ID"),
+    ("spiffe://other.example/zone/edge/svc/monitor", "control.ingesters: not in trust domain"),
+])
+def test_control_ingesters_must_be_spiffe_ids_of_the_domain(ingester: str,
+                                                            message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(f"trust_domain: city.example\ncontrol: {{ingesters: ['{ingester}']}}\n",
+                     "x.yaml")
+    assert message.removeprefix("control.ingesters.0: Value error, ") in str(info.value)

@@ -130,7 +130,7 @@ async def test_serve_bad_config_is_one_line_exit_2(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--role", "control"], "not implemented yet"),
+    (["--role", "control"], "run 'zonegate store migrate'"),
     (["--role", "sideways"], "--role: must be all, ingress or control"),
     (["--audit-sync", "sometimes"], "--audit-sync: must be background, group, always or off"),
     (["--segments", "{segments}"], "must be an object"),

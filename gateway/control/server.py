@@ -1,0 +1,221 @@
+"""`serve_control`: the control plane on uvicorn at `listen.control`; `run`, the blocking
+entry of `zonegate serve --role control|all`.
+
+TLS comes from the config's `tls:` section (the same server certificate, client CA and
+CRL as the ingress). uvicorn does not put the client certificate in the ASGI scope, so
+`ClientCertificateH11` (uvicorn's h11 protocol, one instance per connection) publishes the
+verified peer certificate as the ASGI TLS extension (`scope["extensions"]["tls"]`), which
+is where `AccessControl` reads it: that is how the monitor authenticates with mTLS.
+
+Signals belong to the caller: one stop event ends every server of the process, so
+`--role all` runs the ingress and the control plane in one event loop and stops both on
+the first SIGTERM (or when either fails).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import ssl
+from collections.abc import Callable, Coroutine, Iterator
+from pathlib import Path
+from typing import cast
+
+import uvicorn
+from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from gateway.config import GatewayConfig
+from gateway.control.app import build_app
+from gateway.control.errors import ControlSetupError
+from gateway.errors import ConfigError
+from gateway.identity import build_authenticator
+from gateway.store import Store
+from pki.passphrase import resolve_passphrase
+
+log = logging.getLogger("zonegate.control")
+IngressTask = Callable[[asyncio.Event], Coroutine[object, object, None]]
+_MAX_HEADER_BLOCK = 32 * 1024
+
+
+class _WithPeerCertificate:
+    """ASGI wrapper for one TLS connection: adds the peer certificate to each scope."""
+
+    def __init__(self, app: ASGIApp, pem: str, version: int | None) -> None:
+        self.app = app
+        self._tls = {"client_cert_chain": [pem], "tls_version": version,
+                     "server_cert": None, "client_cert_name": None,
+                     "client_cert_error": None, "cipher_suite": None}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            extensions = dict(scope.get("extensions") or {})
+            extensions["tls"] = self._tls
+            scope = {**scope, "extensions": extensions}
+        await self.app(scope, receive, send)
+
+
+_TLS_VERSIONS = {"TLSv1.2": 0x0303, "TLSv1.3": 0x0304}
+
+
+class ClientCertificateH11(H11Protocol):
+    """uvicorn's h11 protocol that also hands the TLS peer certificate to the app."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        ssl_object = transport.get_extra_info("ssl_object")
+        if not isinstance(ssl_object, ssl.SSLObject | ssl.SSLSocket):
+            return
+        der = ssl_object.getpeercert(binary_form=True)
+        if der:  # the handshake verified it against tls.client_ca
+            version = _TLS_VERSIONS.get(ssl_object.version() or "")
+            wrapped = _WithPeerCertificate(cast(ASGIApp, self.app),
+                                           ssl.DER_cert_to_PEM_cert(der), version)
+            self.app = cast(type(self.app), wrapped)  # type: ignore[misc]
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # the caller's stop event ends the server; uvicorn must not take the signals over
+        yield
+
+
+def _host_port(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def bind(address: str) -> socket.socket:
+    """A listening TCP socket on `host:port` (ControlSetupError when it cannot bind)."""
+    host, port = _host_port(address)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family, backlog=512)
+    except OSError as exc:
+        raise ControlSetupError(f"listen.control ({address}): cannot listen: "
+                                f"{exc.strerror or exc}") from None
+
+
+def _ssl_factory(config: GatewayConfig) -> Callable[[uvicorn.Config, Callable[[], ssl.SSLContext]],
+                                                    ssl.SSLContext] | None:
+    tls = config.tls
+    if tls is None:
+        return None
+    # imported here: gateway.ingress pulls in the data plane
+    from gateway.ingress.tls import server_context
+
+    context = server_context(tls)  # fail at start-up, naming the file, not per connection
+    return lambda _config, _default: context
+
+
+def _read_optional(path: Path | None, what: str) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{what} ({path}): cannot read: {exc.strerror}") from None
+
+
+async def serve_control(config: GatewayConfig, *, audit_log: Path | None = None,
+                        store: Store | None = None, sock: socket.socket | None = None,
+                        stop: asyncio.Event | None = None,
+                        handle_signals: bool = True) -> None:
+    """Serve the control plane until `stop` is set (or SIGTERM/SIGINT with
+    `handle_signals`).
+
+    `store` defaults to `Store.open(config.store)` (closed on return); its schema must be
+    at head (`zonegate store migrate`). `sock` is an already listening socket (tests bind
+    port 0); by default `listen.control` is bound. Raises ControlSetupError, ConfigError,
+    StoreError or PKIError when the configuration cannot be served.
+    """
+    control = config.control
+    own_store = store is None
+    opened = store if store is not None else Store.open(config.store)
+    try:
+        await asyncio.to_thread(opened.check_schema)
+        passphrase = (resolve_passphrase(env=control.ca_passphrase_env)
+                      if control.ca_passphrase_env else None)
+        tls = config.tls
+        verifies_certs = tls is not None and (tls.client_cert != "off"
+                                              or bool(tls.trusted_xfcc_from))
+        client_ca_dir = control.ca_dir or (tls.client_ca.parent if tls is not None
+                                           and tls.client_ca is not None else None)
+        if control.ingesters and not verifies_certs:
+            log.warning("control.ingesters is set but tls.client_cert is off: the monitor "
+                        "cannot authenticate with its certificate")
+        ssl_factory = _ssl_factory(config)
+        authenticator = build_authenticator(config, client_ca_dir if verifies_certs else None)
+        try:
+            app = build_app(
+                config, store=opened, authenticator=authenticator, ca_dir=control.ca_dir,
+                ca_passphrase=passphrase, audit_log=audit_log,
+                ingesters=frozenset(control.ingesters),
+                verification_key=_read_optional(config.policy.verification_key,
+                                                "policy.verification_key"),
+            )
+            listener = sock if sock is not None else bind(config.listen.control)
+            server = _Server(uvicorn.Config(
+                app, http=ClientCertificateH11, lifespan="off", log_config=None,
+                access_log=False, proxy_headers=False, server_header=False,
+                ssl_context_factory=ssl_factory, timeout_keep_alive=30,
+                h11_max_incomplete_event_size=_MAX_HEADER_BLOCK,
+            ))
+            await _run_until(server, listener, stop or asyncio.Event(), handle_signals,
+                             "https" if ssl_factory is not None else "http")
+        finally:
+            await authenticator.close()
+    finally:
+        if own_store:
+            opened.close()
+
+
+async def _run_until(server: uvicorn.Server, listener: socket.socket, stop: asyncio.Event,
+                     handle_signals: bool, scheme: str) -> None:
+    if handle_signals:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+    host, port = listener.getsockname()[:2]
+    log.info("control plane listening on %s://%s:%s", scheme,
+             f"[{host}]" if ":" in host else host, port)
+    serving = asyncio.create_task(server.serve(sockets=[listener]))
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        server.should_exit = True
+        stopping.cancel()
+        await serving  # re-raises what ended the server, if it failed
+        log.info("control plane stopped")
+
+
+def run(config: GatewayConfig, *, audit_log: Path | None,
+        ingress: IngressTask | None = None) -> None:
+    """Blocking entry for the CLI: the control plane, and with `ingress` the data plane in
+    the same event loop, until SIGTERM/SIGINT. If either fails, both stop and the error is
+    raised (a GatewayError subclass for setup failures)."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        tasks = [asyncio.create_task(serve_control(config, audit_log=audit_log, stop=stop,
+                                                   handle_signals=False))]
+        if ingress is not None:
+            tasks.append(asyncio.create_task(ingress(stop)))
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        stop.set()
+        for outcome in await asyncio.gather(*tasks, return_exceptions=True):
+            if isinstance(outcome, BaseException):
+                raise outcome
+
+    try:
+        asyncio.run(main())
+    except OSError as exc:
+        raise ControlSetupError(f"cannot serve: {exc.strerror or exc}") from None
