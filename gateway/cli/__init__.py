@@ -11,7 +11,7 @@ import sys
 import typer
 
 from classify.errors import ClassifyError
-from gateway.cli import classify_cmd, monitor_cmd, pki_cmd, policy_cmd, serve_cmd
+from gateway.cli import classify_cmd, egress_cmd, monitor_cmd, pki_cmd, policy_cmd, serve_cmd
 from gateway.errors import GatewayError
 from gateway.store import cli as store_cli
 from monitor.errors import MonitorError
@@ -30,6 +30,7 @@ app.add_typer(policy_cmd.app, name="policy")
 app.add_typer(classify_cmd.app, name="classify")
 app.add_typer(monitor_cmd.app, name="monitor")
 app.add_typer(store_cli.app, name="store")
+app.add_typer(egress_cmd.app, name="egress")
 
 _EXPECTED = (GatewayError, PKIError, ClassifyError, MonitorError)
 

@@ -1,0 +1,170 @@
+"""`zonegate egress run`: assemble the guard from the configuration and run mitmproxy.
+
+Everything is checked before the proxy listens (fail closed at start): the interception
+CA matches its key and chains to the root, the policy compiles and its tests pass, the
+inventory and quarantine files parse, the alert sink URL is an http(s) URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from mitmproxy import ctx, exceptions, options
+from mitmproxy.tools.dump import DumpMaster
+
+from classify import Classifier
+from gateway.config import EgressConfig, GatewayConfig
+from gateway.egress.addon import EgressGuard, GuardSettings
+from gateway.egress.alerts import AlertDispatcher
+from gateway.egress.dlp import OutboundInspector
+from gateway.egress.errors import EgressError
+from gateway.egress.identify import InventoryIndex, TerminalIdentifier
+from gateway.egress.interception import interception_pem, make_confdir
+from gateway.identity.mtls import CertificateAuthenticator
+from gateway.ingress.devices import DeviceTrustSource, QuarantineFileSource
+from gateway.pdp import build_engine
+from gateway.pdp.port import PDPError
+from monitor.errors import MonitorError
+from monitor.sinks.http import HttpSink
+from pki.errors import PKIError
+from pki.verify import CertificateVerifier
+
+Mode = Literal["regular", "transparent"]
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """Command-line overrides of the `egress:` section."""
+
+    mode: Mode | None = None
+    listen: str | None = None  # host:port; port 0 picks a free one
+
+
+def egress_section(config: GatewayConfig) -> EgressConfig:
+    """The `egress:` section, or a clear error naming what is missing."""
+    if config.egress is None:
+        raise EgressError("the configuration has no 'egress:' section (see docs/egress.md)")
+    return config.egress
+
+
+def build_guard(config: GatewayConfig, egress: EgressConfig, mode: Mode) -> EgressGuard:
+    """The addon with its engine, identifier, inspector and alert dispatcher."""
+    policy = config.policy.model_copy(update={"decision": egress.decision})
+    try:
+        engine = build_engine(policy, opa_timeout_seconds=config.policy.opa_timeout_seconds)
+    except PDPError as exc:
+        raise EgressError(f"policy: {exc}") from None
+    certificates = None
+    if egress.client_ca_dir is not None:
+        try:
+            verifier = CertificateVerifier.from_ca_dir(egress.client_ca_dir, config.trust_domain)
+        except PKIError as exc:
+            raise EgressError(f"egress.client_ca_dir: {exc}") from None
+        certificates = CertificateAuthenticator(verifier)
+    quarantine: DeviceTrustSource | None = None
+    if egress.quarantine_file is not None:
+        quarantine = QuarantineFileSource(egress.quarantine_file)
+    inventory = InventoryIndex(egress.inventory) if egress.inventory is not None else None
+    if inventory is not None:
+        inventory.lookup("0.0.0.0")  # noqa: S104 - a probe: a broken file fails the start
+    sink = None
+    if egress.alerts_url is not None:
+        try:
+            sink = HttpSink(egress.alerts_url, egress.alerts_spool)
+        except MonitorError as exc:
+            raise EgressError(f"egress.alerts_url: {exc}") from None
+    alerts = AlertDispatcher(ndjson=egress.alerts_out, sink=sink) \
+        if sink is not None or egress.alerts_out is not None else None
+    return EgressGuard(
+        engine=engine,
+        identifier=TerminalIdentifier(certificates=certificates, inventory=inventory,
+                                      quarantine=quarantine),
+        inspector=OutboundInspector(Classifier.default()), alerts=alerts,
+        settings=GuardSettings(mode=mode, dlp=egress.dlp, max_body_bytes=egress.max_body_bytes),
+    )
+
+
+def _split_listen(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise EgressError(f"--listen must be HOST:PORT, got {value!r}")
+    return host.strip("[]"), int(port)
+
+
+def mitmproxy_options(egress: EgressConfig, confdir: Path, mode: Mode,
+                      listen: tuple[str, int]) -> dict[str, object]:
+    """mitmproxy's options for the egress proxy (the only place they are set)."""
+    opts: dict[str, object] = {
+        "confdir": str(confdir), "listen_host": listen[0], "listen_port": listen[1],
+        "mode": [mode],
+        # no upstream connection before the policy allowed a request
+        "connection_strategy": "lazy",
+        # terminals are not on loopback; the guard decides who may pass
+        "block_global": False,
+        "request_client_cert": egress.client_ca_dir is not None,
+        "ssl_insecure": False,
+        # the guard refuses bodies above max_body_bytes with its JSON 413; mitmproxy's own
+        # limit is the backstop for chunked bodies that would otherwise be read without end
+        "body_size_limit": str(2 * egress.max_body_bytes),
+        "http3": False,
+    }
+    if egress.upstream_ca is not None:
+        opts["ssl_verify_upstream_trusted_ca"] = str(egress.upstream_ca)
+    return opts
+
+
+class _Ready:
+    """Reports the bound addresses once mitmproxy listens."""
+
+    def __init__(self, mode: Mode, announce: Callable[[str], None]) -> None:
+        self._mode = mode
+        self._announce = announce
+
+    def running(self) -> None:
+        server = ctx.master.addons.get("proxyserver")  # type: ignore[no-untyped-call]
+        for host, port, *_ in server.listen_addrs():
+            self._announce(f"zonegate egress: listening on {host}:{port} ({self._mode})")
+
+
+async def _serve(opts: dict[str, object], guard: EgressGuard, mode: Mode,
+                 announce: Callable[[str], None]) -> None:
+    # the options exist once the default addons registered them
+    master = DumpMaster(options.Options(), with_termlog=False, with_dumper=False)
+    try:
+        master.options.update(**opts)  # type: ignore[no-untyped-call]
+    except (KeyError, exceptions.OptionsError) as exc:
+        raise EgressError(f"mitmproxy refused the options: {exc}") from None
+    master.addons.add(guard, _Ready(mode, announce))  # type: ignore[no-untyped-call]
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, master.shutdown)
+    await master.run()
+
+
+def run(config: GatewayConfig, run_options: RunOptions,
+        announce: Callable[[str], None]) -> dict[str, int]:
+    """Run the egress proxy until SIGTERM/SIGINT; returns the guard's counters."""
+    egress = egress_section(config)
+    mode: Mode = run_options.mode or egress.mode
+    listen = _split_listen(run_options.listen or egress.listen)
+    pem = interception_pem(egress)
+    guard = build_guard(config, egress, mode)
+    confdir = make_confdir(pem)
+    logging.getLogger("zonegate.egress").setLevel(logging.INFO)
+    try:
+        asyncio.run(_serve(mitmproxy_options(egress, confdir, mode, listen), guard, mode,
+                           announce))
+    finally:
+        shutil.rmtree(confdir, ignore_errors=True)
+        if guard.alerts is not None:
+            guard.alerts.close()
+    return dict(guard.counts)
