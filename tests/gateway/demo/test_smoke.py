@@ -1,0 +1,57 @@
+"""`zonegate demo --smoke`: the whole tour, as `make test` runs it, in a child process."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from gateway.demo.tour import steps
+
+ZONEGATE = [sys.executable, "-c", "import sys; from gateway.cli import main; sys.exit(main())"]
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if text in cmdline and "pytest" not in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def test_smoke_tour_passes_every_step_and_leaves_nothing_running(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    proc = subprocess.run([*ZONEGATE, "demo", "--smoke", "--state-dir", str(state)],
+                          capture_output=True, text=True, timeout=300)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output
+
+    lines = proc.stdout.splitlines()
+    assert not [line for line in lines if line.startswith("FAIL")], output
+    for name, _check in steps(with_control_plane=False):
+        assert any(line.startswith(f"ok {name}") for line in lines), f"{name}\n{output}"
+    assert "traceback" not in output.lower()
+
+    # what the tour did is on disk: the camera's quarantine and an intact audit trail
+    quarantine = json.loads((state / "quarantine.json").read_text(encoding="utf-8"))
+    assert [d["ips"] for d in quarantine["devices"]] == [["127.0.0.13"]]
+    audit = (state / "audit.jsonl").read_text(encoding="utf-8").splitlines()
+    assert any('"device-quarantined"' in line for line in audit)
+
+    # everything was stopped: no child mentions the state folder, the ports are closed
+    assert _processes_mentioning(str(state)) == []
+    config = yaml.safe_load((state / "gateway.yaml").read_text(encoding="utf-8"))
+    host, _, port = config["listen"]["ingress"].rpartition(":")
+    with socket.socket() as sock:
+        assert sock.connect_ex((host, int(port))) != 0
