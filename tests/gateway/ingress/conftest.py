@@ -98,8 +98,7 @@ class Upstream:
             resp = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
             resp.content_length = 100_000
             await resp.prepare(request)
-            await resp.write(b"x" * 1000)
-            await resp.drain()
+            await resp.write(b"x" * 1000)  # write() drains
             assert request.transport is not None
             request.transport.abort()
             return resp
@@ -156,6 +155,14 @@ class Harness:
         lines = self.audit_path.read_bytes().splitlines()
         return [json.loads(line)["event"] for line in lines
                 if json.loads(line)["kind"] == "request"]
+
+    async def settled_events(self, count: int = 1, limit: float = 30) -> list[dict[str, Any]]:
+        """The request events once there are `count`: a response cut mid-body reaches the
+        client before the gateway finishes (and audits) the request."""
+        async with asyncio.timeout(limit):
+            while len(events := self.audit_events()) < count:
+                await asyncio.sleep(0.02)
+        return events
 
 
 def gateway_config(issuer: str, jwks_uri: str, upstream: str, extra: str = "") -> GatewayConfig:

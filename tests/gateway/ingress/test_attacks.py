@@ -145,7 +145,7 @@ async def test_upstream_reset_mid_body_cuts_the_stream(gw: Harness) -> None:
         assert resp.content_length == 100_000
         with pytest.raises(aiohttp.ClientPayloadError):
             await resp.read()
-    events = gw.audit_events()
+    events = await gw.settled_events()
     assert events[-1]["outcome"] == "upstream-cut" and events[-1]["bytes"] < 100_000
 
 
