@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from gateway.store import _cursor, _validate
@@ -27,6 +28,8 @@ from gateway.store.types import (
 )
 
 _OPEN = ("new", "triaged")
+CLOSED: tuple[AlertStatus, ...] = ("resolved", "false-positive")
+MAX_RETENTION_DAYS = 36_500
 
 
 def _record(row: Alert) -> AlertRecord:
@@ -234,6 +237,35 @@ class AlertRepository:
         query = select(func.count()).select_from(Alert).where(*_conditions(flt or AlertFilter()))
         with self._db.read("count alerts") as session:
             return int(session.scalar(query) or 0)
+
+    def purge(self, older_than_days: int, by: str, *,
+              dry_run: bool = False) -> tuple[int, datetime]:
+        """Delete closed alerts (resolved / false-positive) whose timestamp and last change
+        are both more than `older_than_days` old, with their comments, audited as
+        `alert.retention`; open alerts are never deleted, however old.
+
+        Returns (how many were, or with `dry_run` would be, deleted; the cutoff).
+        """
+        if (isinstance(older_than_days, bool) or not isinstance(older_than_days, int)
+                or not 1 <= older_than_days <= MAX_RETENTION_DAYS):
+            raise InvalidRecord(f"older_than_days: must be 1..{MAX_RETENTION_DAYS}, "
+                                f"got {older_than_days!r}")
+        _validate.actor(by)
+        cutoff = self._db.now() - timedelta(days=older_than_days)
+        old_and_closed = and_(Alert.status.in_(CLOSED), Alert.timestamp < cutoff,
+                              Alert.updated_at < cutoff)
+        with self._db.write(f"alert retention ({older_than_days} days)") as session:
+            ids = list(session.scalars(select(Alert.id).where(old_and_closed)))
+            if not dry_run and ids:
+                for start in range(0, len(ids), 500):
+                    chunk = ids[start:start + 500]
+                    session.execute(delete(AlertComment)
+                                    .where(AlertComment.alert_id.in_(chunk)))
+                    session.execute(delete(Alert).where(Alert.id.in_(chunk)))
+                self._db.audit(session, by, "alert.retention", "alerts",
+                               {"deleted": len(ids), "older_than_days": older_than_days,
+                                "cutoff": cutoff.isoformat(), "statuses": list(CLOSED)})
+        return len(ids), cutoff
 
     @staticmethod
     def _row(session: Session, alert_id: str, *, lock: bool = False) -> Alert:

@@ -88,6 +88,11 @@ class AlertStore(Protocol):
         """The triage thread, oldest first."""
         ...
 
+    def purge(self, older_than_days: int, by: str, *,
+              dry_run: bool = False) -> tuple[int, datetime]:
+        """Retention: delete closed alerts older than that; (count, cutoff)."""
+        ...
+
 
 class DeviceStore(Protocol):
     def upsert(self, observation: DeviceObservation,

@@ -24,7 +24,6 @@ from gateway.control.access import Principal
 from gateway.control.auth import current_principal
 from gateway.control.context import ControlContext, control_context, json_object, read_body
 from gateway.control.errors import ApiProblem
-from gateway.control.retention import purge_closed_alerts
 from gateway.control.schemas import (
     AlertOut,
     AssignIn,
@@ -177,9 +176,9 @@ def export_alerts(ctx: Ctx, flt: Filter,
 def apply_retention(body: RetentionIn, ctx: Ctx, who: Who) -> RetentionOut:
     """Delete resolved and false-positive alerts older than `older_than_days` (audited as
     `alert.retention`); open alerts are kept whatever their age."""
-    result = purge_closed_alerts(ctx.store, body.older_than_days, who.actor,
-                                 dry_run=body.dry_run)
-    return RetentionOut(deleted=result.deleted, cutoff=result.cutoff, dry_run=body.dry_run)
+    deleted, cutoff = ctx.store.alerts.purge(body.older_than_days, who.actor,
+                                             dry_run=body.dry_run)
+    return RetentionOut(deleted=deleted, cutoff=cutoff, dry_run=body.dry_run)
 
 
 @router.get("/api/alerts/{alert_id}", response_model=AlertOut)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -17,7 +17,7 @@ from gateway.store import (
     StoreError,
 )
 from gateway.store._alert_doc import parse_line
-from tests.gateway.store.conftest import VECTORS, make_alert, valid_alerts
+from tests.gateway.store.conftest import VECTORS, Target, make_alert, valid_alerts
 
 MALFORMED = json.loads((VECTORS / "alerts_malformed.json").read_text(encoding="utf-8"))
 
@@ -247,3 +247,30 @@ def test_assign_comment_and_audit(store: Store) -> None:
 def test_bad_triage_calls(store: Store, call: object, error: type[Exception]) -> None:
     with pytest.raises(error):
         call(store)  # type: ignore[operator]
+
+
+def test_retention_purges_only_old_closed_alerts(store: Store, target: Target) -> None:
+    ids = [store.alerts.ingest(make_alert(n))[0] for n in range(4)]
+    store.alerts.set_status(ids[0], "triaged", "ana")
+    store.alerts.set_status(ids[0], "resolved", "ana")
+    store.alerts.set_status(ids[1], "triaged", "ana")
+    store.alerts.set_status(ids[1], "false-positive", "ana")
+    store.alerts.comment(ids[1], "a CDN, not a scan", "ana")
+    store.alerts.set_status(ids[2], "triaged", "ana")  # still open
+    assert store.alerts.purge(7, "olga")[0] == 0  # all too new
+
+    month_later = datetime.now(UTC) + timedelta(days=30)
+    later = target.open(schema=store._schema, clock=lambda: month_later)
+    assert later.alerts.purge(7, "olga", dry_run=True)[0] == 2
+    assert later.alerts.count() == 4  # a dry run deletes nothing
+    deleted, cutoff = later.alerts.purge(7, "olga")
+    assert (deleted, cutoff) == (2, month_later - timedelta(days=7))
+    assert sorted(a.id for a in later.alerts.list().items) == sorted(ids[2:])
+    (entry,) = later.audit.list(action="alert.retention").items
+    assert (entry.actor, entry.details["deleted"]) == ("olga", 2)
+
+
+@pytest.mark.parametrize("days", [0, -1, 36_501, True, "7"])
+def test_retention_refuses_bad_ages(store: Store, days: object) -> None:
+    with pytest.raises(InvalidRecord, match="older_than_days"):
+        store.alerts.purge(days, "olga")  # type: ignore[arg-type]
