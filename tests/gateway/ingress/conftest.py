@@ -160,9 +160,11 @@ class Harness:
         """The request events once there are `count`: a response cut mid-body reaches the
         client before the gateway finishes (and audits) the request."""
         async with asyncio.timeout(limit):
-            while len(events := self.audit_events()) < count:
+            while True:  # polls a file: there is no event to wait on
+                events = self.audit_events()
+                if len(events) >= count:
+                    return events
                 await asyncio.sleep(0.02)
-        return events
 
 
 def gateway_config(issuer: str, jwks_uri: str, upstream: str, extra: str = "") -> GatewayConfig:
