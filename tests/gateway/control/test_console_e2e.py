@@ -302,8 +302,17 @@ def sign_in(driver: WebDriver, stack: Stack, token: str) -> None:
     driver.get(stack.console)
     driver.execute_script("sessionStorage.clear()")
     driver.get(stack.console + "#/alerts")
-    wait_for(driver, "#token").send_keys(token)
-    driver.find_element(By.ID, "token-submit").click()
+
+    def typed(d: WebDriver) -> bool:
+        # the sign-in view may re-render between finding the field and typing into it
+        field = wait_for(d, "#token")
+        field.clear()
+        field.send_keys(token)
+        d.find_element(By.ID, "token-submit").click()
+        return True
+
+    WebDriverWait(driver, WAIT_S, poll_frequency=0.05,
+                  ignored_exceptions=(StaleElementReferenceException,)).until(typed)
 
 
 # --- the tour ----------------------------------------------------------------------------

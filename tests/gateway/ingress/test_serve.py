@@ -43,7 +43,8 @@ class Served:
                     raise AssertionError(f"serve exited before {message!r}: {self.log}")
                 try:
                     entry = json.loads(line)
-                except json.JSONDecodeError:
+                except json.JSONDecodeError:  # kept: a one-line error says why it exited
+                    self.log.append({"raw": line.decode(errors="replace").rstrip()})
                     continue
                 self.log.append(entry)
                 if message in str(entry.get("message", "")):

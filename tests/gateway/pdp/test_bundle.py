@@ -61,7 +61,8 @@ def test_build_and_verify(tmp_path: Path, kind: str, alg: str) -> None:
     built = build_bundle(POLICIES, out, signing_key=private, key_id="k1", algorithm=alg)
     report = verify_bundle(out, public, key_id="k1")
     assert report.revision == built.revision
-    assert set(report.files) == {".manifest", "data.json", "authz.rego", "authz_test.rego"}
+    assert set(report.files) == {".manifest", "data.json", "authz.rego", "authz_test.rego",
+                                  "egress.rego", "egress_test.rego"}
     assert report.key_id == "k1"
 
 
@@ -74,7 +75,8 @@ def test_signature_format_is_opa(signed: Path) -> None:
     payload = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
     assert payload["keyid"] == "ops"
     names = {f["name"] for f in payload["files"]}
-    assert names == {".manifest", "data.json", "authz.rego", "authz_test.rego"}
+    assert names == {".manifest", "data.json", "authz.rego", "authz_test.rego", "egress.rego",
+                     "egress_test.rego"}
     assert all(f["algorithm"] == "SHA-256" and len(f["hash"]) == 64 for f in payload["files"])
     manifest = json.loads(members[".manifest"])
     assert manifest["revision"] == "rev-7" and manifest["roots"] == ["zonegate"]

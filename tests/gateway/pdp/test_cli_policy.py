@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -68,7 +69,8 @@ def test_test_passes_with_coverage() -> None:
     result = zonegate("test", str(POLICIES), "--coverage")
     assert result.returncode == 0, result.stdout
     assert "PASS data.zonegate.authz_test.test_bypass" in result.stdout
-    assert "8/8 passed" in result.stdout
+    passed = re.search(r"(\d+)/(\d+) passed", result.stdout)
+    assert passed is not None and passed[1] == passed[2] and int(passed[1]) >= 14
     assert "authz.rego" in result.stdout and "coverage" in result.stdout
 
 
@@ -84,7 +86,8 @@ def test_test_failure_is_exit_1_with_details() -> None:
 def test_test_json_format() -> None:
     result = zonegate("test", str(POLICIES), "--format", "json", "--coverage")
     doc = json.loads(result.stdout)
-    assert doc["summary"] == {"pass": 8, "fail": 0, "error": 0, "skip": 0}
+    assert doc["summary"] == {"pass": doc["summary"]["pass"], "fail": 0, "error": 0, "skip": 0}
+    assert doc["summary"]["pass"] >= 14  # authz and egress
     assert doc["coverage"]["files"]["authz.rego"]["percent"] >= 95
 
 

@@ -11,15 +11,17 @@ from gateway.pdp.rego import builtin_exists, compile_policy, engine_message
 from gateway.pdp.source import load_source
 from tests.gateway.pdp.conftest import POLICIES, VECTORS
 
+SHIPPED = {"authz.rego", "authz_test.rego", "egress.rego", "egress_test.rego"}
+
 BAD = VECTORS / "policies"
 
 
 def test_shipped_policies_load() -> None:
     source = load_source(POLICIES)
-    assert dict(source.modules).keys() == {"authz.rego", "authz_test.rego"}
-    assert set(source.data["zonegate"]) == {"zones"}  # type: ignore[arg-type]
+    assert dict(source.modules).keys() == SHIPPED
+    assert set(source.data["zonegate"]) == {"zones", "egress"}  # type: ignore[arg-type]
     assert source.revision.startswith("sha256:")
-    assert len(source.test_modules) == 1 and len(source.without_tests().modules) == 1
+    assert len(source.test_modules) == 2 and len(source.without_tests().modules) == 2
 
 
 def test_revision_follows_content(policy_dir: Path) -> None:
@@ -37,7 +39,7 @@ def test_hidden_and_other_files_are_ignored(policy_dir: Path) -> None:
     (policy_dir / ".git").mkdir()
     (policy_dir / ".git" / "x.rego").write_text("not rego")
     (policy_dir / "notes.txt").write_text("ignored")
-    assert dict(load_source(policy_dir).modules).keys() == {"authz.rego", "authz_test.rego"}
+    assert dict(load_source(policy_dir).modules).keys() == SHIPPED
 
 
 @pytest.mark.parametrize(("name", "content", "message"), [

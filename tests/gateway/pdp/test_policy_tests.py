@@ -17,7 +17,7 @@ def test_shipped_policy_tests_pass_with_full_coverage() -> None:
     assert report.ok
     assert report.count("pass") == len(report.results) >= 8
     assert report.coverage is not None
-    assert [f.file for f in report.coverage] == ["authz.rego"]
+    assert [f.file for f in report.coverage] == ["authz.rego", "egress.rego"]
     assert report.coverage_percent is not None and report.coverage_percent >= 95.0
 
 
@@ -36,7 +36,7 @@ def test_failures_errors_and_skips_are_reported() -> None:
 
 def test_match_filters_tests() -> None:
     report = run_tests(load_source(POLICIES), match="bypass")
-    assert [r.name for r in report.results] == ["test_bypass"]
+    assert [r.name for r in report.results] == ["test_bypass", "test_bypasses"]
 
 
 def test_no_tests_is_not_ok() -> None:
@@ -63,4 +63,5 @@ def test_shipped_policy_is_lint_clean() -> None:
 
 def test_entrypoint_annotation_is_found() -> None:
     found = entrypoints(load_source(POLICIES))
-    assert [(f, name) for f, _, name in found] == [("authz.rego", "decision")]
+    assert [(f, name) for f, _, name in found] == [("authz.rego", "decision"),
+                                                    ("egress.rego", "decision")]
