@@ -185,6 +185,12 @@ class ControlConfig(_Strict):
     ca_passphrase_env: str | None = None  # variable holding the CA key passphrase
     # SPIFFE IDs whose client certificate (mTLS, no token) may post alerts: the monitor
     ingesters: tuple[str, ...] = ()
+    # the active policy bundle is written here on start and after every activation or
+    # rollback (gateways' `policy.bundle` may point at it); GET /bundles/zonegate.tar.gz
+    # serves the same bundle either way
+    publish_bundle: Path | None = None
+    bundle_signing_key: Path | None = None  # PEM private key (EC P-256 or RSA) signing it
+    bundle_key_id: str | None = None  # `kid` of the signature (OPA's signing.keyid)
 
     @field_validator("ingesters")
     @classmethod
@@ -193,6 +199,27 @@ class ControlConfig(_Strict):
             if not re.match(r"^spiffe://[a-z0-9.\-]+/\S+$", item):
                 raise ValueError(f"not a SPIFFE ID (spiffe://<trust-domain>/...): {item!r}")
         return value
+
+    @field_validator("bundle_key_id")
+    @classmethod
+    def _key_id(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$", value):
+            raise ValueError(f"must be 1-128 of [A-Za-z0-9._:-], got {value!r}")
+        return value
+
+    @field_validator("publish_bundle")
+    @classmethod
+    def _archive_name(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.name.endswith(".tar.gz"):
+            raise ValueError(f"must name a .tar.gz file, got {str(value)!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _key_id_needs_key(self) -> ControlConfig:
+        if self.bundle_key_id is not None and self.bundle_signing_key is None:
+            raise ValueError("bundle_key_id is set but bundle_signing_key is not: the bundle "
+                             "would be published unsigned")
+        return self
 
 
 class EgressCA(_Strict):
@@ -213,12 +240,22 @@ class EgressConfig(_Strict):
     client_ca_dir: Path | None = None  # pki dir verifying terminals' client certificates
     upstream_ca: Path | None = None  # PEM bundle for upstream TLS; None: the system store
     inventory: Path | None = None  # monitor inventory JSON: source IP -> device
+    # where quarantines come from: the monitor's file, or the store (`store:`) that the
+    # control plane and the monitor write, polled every trust_refresh_seconds (as ingress)
+    device_trust: Literal["file", "store"] = "file"
+    trust_refresh_seconds: float = Field(default=2.0, gt=0, le=300)
     quarantine_file: Path | None = None
     max_body_bytes: int = Field(default=1 << 20, ge=1024, le=64 << 20)
     dlp: Literal["block", "mask"] = "block"  # outbound bodies above the class ceiling
     alerts_url: str | None = None  # control plane alert intake (POST, contract 5)
     alerts_spool: Path = Path("egress-alerts.spool")
     alerts_out: Path | None = None  # NDJSON copy of every alert
+    # the control plane admits the proxy by a client certificate whose SPIFFE ID is in its
+    # control.ingesters, or by a bearer token; alerts_ca verifies the control plane
+    alerts_cert: Path | None = None
+    alerts_key: Path | None = None
+    alerts_ca: Path | None = None
+    alerts_token_file: Path | None = None
 
     @field_validator("alerts_url")
     @classmethod
@@ -226,6 +263,22 @@ class EgressConfig(_Strict):
         if value is not None and not re.match(r"^https?://[^/\s]+", value):
             raise ValueError(f"must be an http:// or https:// URL, got {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EgressConfig:
+        if self.device_trust == "store" and self.quarantine_file is not None:
+            raise ValueError("device_trust is store: quarantine_file would be ignored; "
+                             "remove it (quarantines come from the store)")
+        if (self.alerts_cert is None) != (self.alerts_key is None):
+            raise ValueError("alerts_cert and alerts_key go together")
+        credentials = (self.alerts_cert, self.alerts_ca, self.alerts_token_file)
+        if any(c is not None for c in credentials):
+            if self.alerts_url is None:
+                raise ValueError("alerts_cert, alerts_ca and alerts_token_file need alerts_url")
+            if not self.alerts_url.startswith("https://"):
+                raise ValueError("alerts_cert, alerts_ca and alerts_token_file need an "
+                                 "https:// alerts_url")
+        return self
 
 
 def _check_segments(value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
@@ -378,8 +431,9 @@ def resolve_paths(config: GatewayConfig, base: Path) -> GatewayConfig:
     ingress_files = ("audit_log", "quarantine_file", "signing_key")
     updates["ingress"] = config.ingress.model_copy(
         update={name: fix(getattr(config.ingress, name)) for name in ingress_files})
+    control_files = ("ca_dir", "publish_bundle", "bundle_signing_key")
     updates["control"] = config.control.model_copy(
-        update={"ca_dir": fix(config.control.ca_dir)})
+        update={name: fix(getattr(config.control, name)) for name in control_files})
     if config.tls is not None:
         files = ("cert", "key", "client_ca", "crl")
         updates["tls"] = config.tls.model_copy(
@@ -387,7 +441,8 @@ def resolve_paths(config: GatewayConfig, base: Path) -> GatewayConfig:
         )
     if config.egress is not None:
         egress_files = ("root", "client_ca_dir", "upstream_ca", "inventory", "quarantine_file",
-                        "alerts_spool", "alerts_out")
+                        "alerts_spool", "alerts_out", "alerts_cert", "alerts_key",
+                        "alerts_ca", "alerts_token_file")
         egress: dict[str, object] = {name: fix(getattr(config.egress, name))
                                      for name in egress_files}
         egress["ca"] = config.egress.ca.model_copy(

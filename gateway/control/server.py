@@ -7,6 +7,10 @@ CRL as the ingress). uvicorn does not put the client certificate in the ASGI sco
 verified peer certificate as the ASGI TLS extension (`scope["extensions"]["tls"]`), which
 is where `AccessControl` reads it: that is how the monitor authenticates with mTLS.
 
+With `control.publish_bundle` the active policy bundle is written there at start-up (and
+by the policy routes after each activation or rollback), signed with
+`control.bundle_signing_key` when one is set; a key that cannot sign stops the start.
+
 Signals belong to the caller: one stop event ends every server of the process, so
 `--role all` runs the ingress and the control plane in one event loop and stops both on
 the first SIGTERM (or when either fails).
@@ -25,14 +29,18 @@ from pathlib import Path
 from typing import cast
 
 import uvicorn
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from gateway.config import GatewayConfig
+from gateway.config import ControlConfig, GatewayConfig
 from gateway.control.app import build_app
 from gateway.control.errors import ControlSetupError
+from gateway.control.policy_service import PolicyService
 from gateway.errors import ConfigError
 from gateway.identity import build_authenticator
+from gateway.pdp.port import BundleError
 from gateway.store import Store
 from pki.passphrase import resolve_passphrase
 
@@ -121,6 +129,41 @@ def _read_optional(path: Path | None, what: str) -> bytes | None:
         raise ConfigError(f"{what} ({path}): cannot read: {exc.strerror}") from None
 
 
+def _bundle_signing_key(control: ControlConfig) -> bytes | None:
+    """The PEM of `control.bundle_signing_key`, refused at start-up (not at the first
+    activation) when it cannot sign: encrypted, not a private key, or a curve other than
+    P-256 (ES256) and not RSA (RS256)."""
+    pem = _read_optional(control.bundle_signing_key, "control.bundle_signing_key")
+    if pem is None:
+        return None
+    try:
+        key = serialization.load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError):
+        raise ConfigError(f"control.bundle_signing_key ({control.bundle_signing_key}): not an "
+                          "unencrypted PEM private key") from None
+    usable = isinstance(key, rsa.RSAPrivateKey) or (
+        isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1))
+    if not usable:
+        raise ConfigError(f"control.bundle_signing_key ({control.bundle_signing_key}): "
+                          "must be an EC P-256 (ES256) or RSA (RS256) key")
+    return pem
+
+
+def _publish_active(store: Store, control: ControlConfig, signing_key: bytes | None) -> None:
+    """Write the revision in force to `control.publish_bundle` now, so that a control plane
+    restarted on an empty volume republishes it before the next activation."""
+    path = control.publish_bundle
+    if path is None:
+        return
+    try:
+        published = PolicyService(store, publish_path=path, signing_key=signing_key,
+                                  key_id=control.bundle_key_id).publish()
+    except BundleError as exc:  # the message names the file and the reason
+        raise ConfigError(f"control.publish_bundle: {exc}") from None
+    if published is not None:
+        log.info("published the active policy bundle to %s", published)
+
+
 async def serve_control(config: GatewayConfig, *, audit_log: Path | None = None,
                         store: Store | None = None, sock: socket.socket | None = None,
                         stop: asyncio.Event | None = None,
@@ -138,6 +181,8 @@ async def serve_control(config: GatewayConfig, *, audit_log: Path | None = None,
     opened = store if store is not None else Store.open(config.store)
     try:
         await asyncio.to_thread(opened.check_schema)
+        signing_key = _bundle_signing_key(control)
+        await asyncio.to_thread(_publish_active, opened, control, signing_key)
         passphrase = (resolve_passphrase(env=control.ca_passphrase_env)
                       if control.ca_passphrase_env else None)
         tls = config.tls
@@ -157,6 +202,8 @@ async def serve_control(config: GatewayConfig, *, audit_log: Path | None = None,
                 ingesters=frozenset(control.ingesters),
                 verification_key=_read_optional(config.policy.verification_key,
                                                 "policy.verification_key"),
+                bundle_signing_key=signing_key, bundle_key_id=control.bundle_key_id,
+                publish_bundle=control.publish_bundle,
             )
             listener = sock if sock is not None else bind(config.listen.control)
             server = _Server(uvicorn.Config(

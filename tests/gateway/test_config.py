@@ -133,3 +133,30 @@ def test_control_ingesters_must_be_spiffe_ids_of_the_domain(ingester: str,
         parse_config(f"trust_domain: city.example\ncontrol: {{ingesters: ['{ingester}']}}\n",
                      "x.yaml")
     assert message.removeprefix("control.ingesters.0: Value error, ") in str(info.value)
+
+
+def test_control_bundle_keys_resolve_against_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "gw.yaml"
+    path.write_text("trust_domain: city.example\ncontrol:\n  publish_bundle: pub/zonegate.tar.gz\n"
+                    "  bundle_signing_key: keys/bundle.key\n  bundle_key_id: zonegate\n")
+    control = load_config(path).control
+    assert control.publish_bundle == tmp_path / "pub/zonegate.tar.gz"
+    assert control.bundle_signing_key == tmp_path / "keys/bundle.key"
+    assert control.bundle_key_id == "zonegate"
+    defaults = parse_config("trust_domain: t\n").control
+    assert (defaults.publish_bundle, defaults.bundle_signing_key, defaults.bundle_key_id) == (
+        None, None, None)
+
+
+@pytest.mark.parametrize(("control", "message"), [
+    ("{bundle_key_id: zonegate}", "control: bundle_key_id is set but bundle_signing_key"),
+    ("{bundle_signing_key: k.pem, bundle_key_id: 'a b'}",
+     "control.bundle_key_id: must be 1-128 of"),
+    ("{bundle_signing_key: k.pem, bundle_key_id: ''}", "control.bundle_key_id: must be 1-128"),
+    ("{publish_bundle: out/bundle.zip}", "control.publish_bundle: must name a .tar.gz file"),
+    ("{publish_bundle: out.tar.gz, bundle_keyid: x}", "control.bundle_keyid: unknown key"),
+])
+def test_control_bundle_keys_are_checked(control: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(f"trust_domain: city.example\ncontrol: {control}\n", "x.yaml")
+    assert str(info.value).startswith(f"x.yaml: {message}")
