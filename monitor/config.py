@@ -10,9 +10,18 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from monitor.errors import MonitorConfigError
 
@@ -189,6 +198,41 @@ class Response(_Strict):
     quarantine: Quarantine = Quarantine()
 
 
+class AlertsHttp(_Strict):
+    """The control plane's alert intake (`--alerts-url` and friends override each key).
+
+    The control plane admits the monitor by its client certificate (a pki/ certificate
+    whose SPIFFE ID is in its `control.ingesters`) or by a bearer token; `ca` verifies the
+    control plane's own certificate. Credentials need an https:// URL.
+    """
+
+    url: str | None = None
+    spool: Path = Path("zonegate-alerts.spool")
+    cert: Path | None = None  # client certificate chain (PEM)
+    key: Path | None = None  # its private key
+    ca: Path | None = None  # CA bundle verifying the control plane; None: system store
+    token_file: Path | None = None  # bearer token, re-read before each POST
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None:
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ValueError(f"must be an http:// or https:// URL, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AlertsHttp:
+        if (self.cert is None) != (self.key is None):
+            raise ValueError("cert and key go together")
+        credentials = (self.cert, self.ca, self.token_file)
+        if any(v is not None for v in credentials) and self.url is not None \
+                and not self.url.startswith("https://"):
+            raise ValueError("cert, ca and token_file need an https:// url")
+        return self
+
+
 class MonitorConfig(_Strict):
     """The whole monitor configuration."""
 
@@ -204,6 +248,7 @@ class MonitorConfig(_Strict):
     max_peers: Annotated[int, Field(ge=1, le=4096)] = 64
     detectors: Detectors = Detectors()
     response: Response = Response()
+    alerts_http: AlertsHttp = AlertsHttp()
 
 
 def load_monitor_config(path: Path | None) -> MonitorConfig:
@@ -221,12 +266,23 @@ def load_monitor_config(path: Path | None) -> MonitorConfig:
     if not isinstance(raw, dict):
         raise MonitorConfigError(f"{path}: top level must be a mapping")
     try:
-        return MonitorConfig.model_validate(raw)
+        config = MonitorConfig.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "(top level)"
         message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
         raise MonitorConfigError(f"{path}: {where}: {message}") from None
+    return config.model_copy(update={"alerts_http": _beside(config.alerts_http, path.parent)})
+
+
+def _beside(section: AlertsHttp, base: Path) -> AlertsHttp:
+    """Relative file names written in `alerts_http` are relative to the configuration file."""
+    update: dict[str, Path] = {}
+    for name in ("spool", "cert", "key", "ca", "token_file"):
+        value = getattr(section, name)
+        if name in section.model_fields_set and value is not None and not value.is_absolute():
+            update[name] = base / value
+    return section.model_copy(update=update)
 
 
 def _one_line(text: str) -> str:

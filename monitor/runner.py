@@ -20,7 +20,7 @@ from monitor.incidents import AlertSink
 from monitor.inventory import Inventory
 from monitor.pcapio import CaptureFile
 from monitor.quarantine import QuarantineFile
-from monitor.sinks import CefSyslogSink, HttpSink, NdjsonSink, OcsfSink
+from monitor.sinks import CefSyslogSink, HttpSink, NdjsonSink, OcsfSink, SinkCredentials
 from monitor.sinks.live import LiveTable
 
 _SAVE_EVERY = 30.0
@@ -37,6 +37,7 @@ class RunOptions:
     alerts_out: Path | None = None
     alerts_url: str | None = None
     spool: Path | None = None
+    alerts_credentials: SinkCredentials | None = None  # mTLS / token for --alerts-url
     ocsf_out: Path | None = None
     cef_syslog: tuple[str, int, str] | None = None
     inventory: Path | None = None
@@ -69,7 +70,7 @@ def build_sinks(opts: RunOptions, console: Console | None) -> list[AlertSink]:
         sinks.append(NdjsonSink(opts.alerts_out))
     if opts.alerts_url is not None:
         spool = opts.spool or Path("zonegate-alerts.spool")
-        sinks.append(HttpSink(opts.alerts_url, spool))
+        sinks.append(HttpSink(opts.alerts_url, spool, credentials=opts.alerts_credentials))
     if opts.ocsf_out is not None:
         sinks.append(OcsfSink(opts.ocsf_out))
     if opts.cef_syslog is not None:

@@ -12,6 +12,7 @@ from rich.console import Console
 from monitor.config import load_monitor_config
 from monitor.errors import MonitorError
 from monitor.runner import RunOptions, run
+from monitor.sinks import SinkCredentials
 
 app = typer.Typer(help="Watch IoT terminals on the wire.", no_args_is_help=True)
 
@@ -42,6 +43,16 @@ def run_cmd(
         "--alerts-url", help="POST alerts to the control plane.")] = None,
     spool: Annotated[Path | None, typer.Option(
         "--spool", help="Spool file for alerts the control plane did not take.")] = None,
+    alerts_cert: Annotated[Path | None, typer.Option(
+        "--alerts-cert", help="Client certificate (PEM chain) for the control plane (mTLS).",
+    )] = None,
+    alerts_key: Annotated[Path | None, typer.Option(
+        "--alerts-key", help="Private key of --alerts-cert.")] = None,
+    alerts_ca: Annotated[Path | None, typer.Option(
+        "--alerts-ca", help="CA bundle verifying the control plane's certificate.")] = None,
+    alerts_token_file: Annotated[Path | None, typer.Option(
+        "--alerts-token-file", help="File holding a bearer token for the control plane.",
+    )] = None,
     ocsf_out: Annotated[Path | None, typer.Option(
         "--ocsf-out", help="Append OCSF Detection Findings to FILE.")] = None,
     cef_syslog: Annotated[str | None, typer.Option(
@@ -61,10 +72,19 @@ def run_cmd(
     if duration is not None and duration <= 0:
         raise MonitorError(f"--duration must be > 0 seconds, got {duration}")
     cfg = load_monitor_config(config)
+    http = cfg.alerts_http
+    credentials = SinkCredentials(
+        cert=alerts_cert or http.cert, key=alerts_key or http.key, ca=alerts_ca or http.ca,
+        token_file=alerts_token_file or http.token_file)
+    url = alerts_url or http.url
+    if url is None and credentials.configured():
+        raise MonitorError("--alerts-cert, --alerts-key, --alerts-ca and --alerts-token-file "
+                           "need --alerts-url (or alerts_http.url in --config)")
     console = Console(stderr=True)
     opts = RunOptions(
         pcap=pcap, iface=iface, bpf=bpf, duration=duration, alerts_out=alerts_out,
-        alerts_url=alerts_url, spool=spool, ocsf_out=ocsf_out,
+        alerts_url=url, spool=spool or http.spool, alerts_credentials=credentials,
+        ocsf_out=ocsf_out,
         cef_syslog=_syslog_target(cef_syslog) if cef_syslog else None,
         inventory=inventory, quarantine_file=quarantine_file, learn_seconds=learn,
         live_table=live_table, progress=console.is_terminal,

@@ -13,9 +13,11 @@ authenticator and closes them (see `gateway.control.server`).
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.config import GatewayConfig
 from gateway.control import problems
@@ -42,6 +44,39 @@ def open_ca(ca_dir: Path, passphrase: bytes | None = None) -> CertificateAuthori
         return CertificateAuthority.open(ca_dir, passphrase)
     except PKIError as exc:
         raise ControlSetupError(f"control.ca_dir ({ca_dir}): {exc}") from None
+
+
+def console_csp(config: GatewayConfig) -> str:
+    """The console's Content-Security-Policy: its own files, and fetch() to itself and to
+    the configured OIDC issuers' origins (password sign-in posts to the IdP's /token)."""
+    origins: list[str] = []
+    for oidc in config.identity.oidc:
+        parts = urlsplit(oidc.issuer)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        if parts.scheme in ("http", "https") and parts.netloc and origin not in origins:
+            origins.append(origin)
+    return "default-src 'self'; connect-src " + " ".join(["'self'", *origins])
+
+
+class _WithHeaders:
+    """Pure ASGI: add fixed headers to every HTTP response of the wrapped app."""
+
+    def __init__(self, app: ASGIApp, headers: dict[str, str]) -> None:
+        self.app = app
+        self.raw = [(k.lower().encode("latin-1"), v.encode("latin-1"))
+                    for k, v in headers.items()]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *self.raw]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def build_app(
@@ -83,8 +118,9 @@ def build_app(
     for module in (records, alerts, devices, certificates, policies):
         app.router.routes.extend(module.router.routes)
     if console_dir is not None and console_dir.is_dir():
-        app.mount(CONSOLE_PATH, StaticFiles(directory=console_dir, html=True),
-                  name="console")
+        console = StaticFiles(directory=console_dir, html=True)
+        app.mount(CONSOLE_PATH, _WithHeaders(console, {
+            "Content-Security-Policy": console_csp(config)}), name="console")
     # the routes list is read per request, so it must be complete before serving starts
     app.add_middleware(AccessControl, routes=app.router.routes,
                        authenticator=authenticator, ingesters=ingesters)

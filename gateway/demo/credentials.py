@@ -1,4 +1,5 @@
-"""The demo's PKI: a CA in the state folder, the gateway's server certificate and the
+"""The demo's PKI: a CA in the state folder, the gateway's server certificate, the
+monitor's client certificate (it posts alerts to the control plane over mTLS) and the
 device certificates of the tour (two workstations, a traffic sensor and a camera).
 
 Every certificate is issued by `pki.CertificateAuthority`, exactly as `zonegate pki issue`
@@ -15,6 +16,8 @@ from pki import CertificateAuthority
 from pki.errors import PKIError
 
 TRUST_DOMAIN = "city.example"
+# the monitor's identity; the control plane lists it in control.ingesters
+MONITOR_SPIFFE_ID = f"spiffe://{TRUST_DOMAIN}/zone/edge/svc/monitor"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +56,8 @@ class DemoCredentials:
     crl: Path
     server_cert: Path
     server_key: Path
+    monitor_cert: Path  # leaf + intermediate; SPIFFE ID MONITOR_SPIFFE_ID
+    monitor_key: Path
     devices: dict[str, DeviceIdentity]
 
 
@@ -65,6 +70,9 @@ def issue_credentials(pki_dir: Path) -> DemoCredentials:
                           dns_names=("localhost",))
         server.write(pki_dir / "gateway.crt", key_out=pki_dir / "gateway.key",
                      chain_out=pki_dir / "gateway-chain.crt")
+        monitor = ca.issue(zone="edge", kind="svc", name="monitor", usages=("client",))
+        monitor.write(pki_dir / "monitor-leaf.crt", key_out=pki_dir / "monitor.key",
+                      chain_out=pki_dir / "monitor.crt")
         devices: dict[str, DeviceIdentity] = {}
         for name, zone, role, source_ip in DEVICES:
             issued = ca.issue(zone=zone, kind="device", name=name)
@@ -77,5 +85,6 @@ def issue_credentials(pki_dir: Path) -> DemoCredentials:
     return DemoCredentials(
         ca_dir=pki_dir / "ca", ca_bundle=pki_dir / "ca" / "ca.pem", crl=ca.crl_path,
         server_cert=pki_dir / "gateway-chain.crt", server_key=pki_dir / "gateway.key",
+        monitor_cert=pki_dir / "monitor.crt", monitor_key=pki_dir / "monitor.key",
         devices=devices,
     )

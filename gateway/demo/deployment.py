@@ -85,9 +85,12 @@ async def deploy(files: StateFiles, ports: DemoPorts,
 
         started = time.monotonic()
         reporter.starting("dev IdP")
+        # the console (served by the control plane) signs in at the IdP from the browser
+        idp_config = demo_config().model_copy(
+            update={"cors_origins": (f"https://127.0.0.1:{ports.control}",)})
         try:
             idp = await stack.enter_async_context(
-                DevIdP.start(demo_config(), "127.0.0.1", ports.idp))
+                DevIdP.start(idp_config, "127.0.0.1", ports.idp))
         except IdPError as exc:
             raise StartupFailed(f"the dev IdP did not start: {exc}") from None
         reporter.ready("dev IdP", idp.issuer, time.monotonic() - started)

@@ -14,13 +14,15 @@ from pathlib import Path
 
 import yaml
 
-from gateway.demo.credentials import TRUST_DOMAIN, DemoCredentials
+from gateway.demo.credentials import MONITOR_SPIFFE_ID, TRUST_DOMAIN, DemoCredentials
 from gateway.demo.errors import DemoError
 from gateway.demo.ports import DemoPorts
 
 # The demo's loopback is the government network: every zone in policies/ admits gov-net.
 SEGMENTS = {"gov-net": ["127.0.0.0/8"]}
 ZONE_LEVELS = {"health": "L4", "transport": "L2", "citizen": "L5", "open": "L1"}
+# How often the gateway re-reads the store's quarantines (ingress.trust_refresh_seconds).
+TRUST_REFRESH_SECONDS = 0.5
 # On loopback the terminals are 127.0.0.12/13; the monitor must count them as local.
 MONITOR_CONFIG = {
     "local_networks": ["127.0.0.0/8"],
@@ -67,8 +69,13 @@ class StateFiles:
 
     @property
     def quarantine(self) -> Path:
-        """The monitor's quarantine file, which the gateway re-reads when it changes."""
+        """The monitor's quarantine decisions (the demo records them in the store)."""
         return self.root / "quarantine.json"
+
+    @property
+    def alerts_spool(self) -> Path:
+        """Alerts the control plane has not taken yet (the monitor replays them)."""
+        return self.root / "alerts.spool"
 
     @property
     def monitor_config(self) -> Path:
@@ -126,6 +133,10 @@ def write_gateway_config(files: StateFiles, *, ports: DemoPorts, issuer: str, jw
             for zone, url in upstreams.items()
         ],
         "segments": SEGMENTS,
+        # the gateway enforces the store's quarantines (refreshed in the background)
+        "ingress": {"device_trust": "store", "trust_refresh_seconds": TRUST_REFRESH_SECONDS},
+        # the monitor's client certificate may post alerts to the control plane
+        "control": {"ca_dir": str(credentials.ca_dir), "ingesters": [MONITOR_SPIFFE_ID]},
         "store": files.store_url,
     }
     files.gateway_config.write_text(
@@ -146,13 +157,20 @@ def serve_args(files: StateFiles, role: str) -> list[str]:
     """The `zonegate serve` arguments the demo runs (also printed for the user)."""
     args = ["serve", "--config", str(files.gateway_config), "--role", role]
     if role == "ingress":
-        args += ["--audit-log", str(files.audit_log), "--quarantine", str(files.quarantine),
-                 "--decision-log", str(files.decision_log)]
+        args += ["--audit-log", str(files.audit_log), "--decision-log", str(files.decision_log)]
     return args
 
 
-def monitor_args(files: StateFiles, capture: Path) -> list[str]:
-    """The `zonegate monitor run` arguments of the replay."""
-    return ["monitor", "run", "--pcap", str(capture), "--config", str(files.monitor_config),
+def monitor_args(files: StateFiles, capture: Path, *, control_url: str | None = None,
+                 credentials: DemoCredentials | None = None) -> list[str]:
+    """The `zonegate monitor run` arguments of the replay; with `control_url` the alerts
+    are also POSTed to the control plane with the monitor's certificate (mTLS)."""
+    args = ["monitor", "run", "--pcap", str(capture), "--config", str(files.monitor_config),
             "--quarantine-file", str(files.quarantine), "--alerts-out", str(files.alerts),
             "--inventory", str(files.inventory), "--no-live-table"]
+    if control_url is not None and credentials is not None:
+        args += ["--alerts-url", f"{control_url}/api/alerts", "--spool", str(files.alerts_spool),
+                 "--alerts-cert", str(credentials.monitor_cert),
+                 "--alerts-key", str(credentials.monitor_key),
+                 "--alerts-ca", str(credentials.ca_bundle)]
+    return args

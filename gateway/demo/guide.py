@@ -67,11 +67,15 @@ def commands(deployment: Deployment) -> list[tuple[str, list[str]]]:
         (f"the camera ({CAMERA}, from "
          f"{deployment.credentials.devices[CAMERA].source_ip}) is quarantined: 403", [
             curl(deployment, "/zones/open/records", device=CAMERA)]),
-        ("replay the capture again, then see the store's view", [
-            " ".join([zonegate, *map(_q, monitor_args(files, shipped_capture()))]),
+        ("replay the capture again (alerts go to the control plane with the monitor's "
+         "certificate), then see the store's view", [
+            " ".join([zonegate, *map(_q, monitor_args(
+                files, shipped_capture(), control_url=deployment.control_url,
+                credentials=deployment.credentials))]),
             f"{zonegate} store quarantines --store {_q(files.store_url)}"]),
-        ("lift the camera's quarantine (the gateway re-reads the file)", [
-            f"rm {_q(files.quarantine)}"]),
+        ("lift the camera's quarantine (the gateway refreshes the store's quarantines; "
+         "the device id is the MAC in the list above)", [
+            f"{zonegate} store release DEVICE-ID --by officer --store {_q(files.store_url)}"]),
         ("verify the audit chain", [f"{zonegate} audit verify {_q(files.audit_log)}"]),
         ("the gateway, as the demo runs it", [
             " ".join([zonegate, *map(_q, serve_args(files, "ingress"))])]),
@@ -88,7 +92,8 @@ def print_guide(console: Console, deployment: Deployment) -> None:
     urls.add_row("gateway (ingress)", f"{deployment.gateway_url}  (readyz, metrics, "
                  "/zones/{health,transport,citizen,open}/records)")
     if deployment.control_url is not None:
-        control = f"{deployment.control_url}  (API /api, console /)"
+        control = (f"{deployment.control_url}  (API /api, docs /docs, console /console/: "
+                   "sign in as a demo user, or paste a token)")
     elif deployment.control_error is not None:
         control = f"did not start: {deployment.control_error}"
     else:

@@ -1,8 +1,12 @@
-"""Hand the monitor's findings to the store, as the control plane's ingest does: its
-alerts, the devices it saw and the quarantines it decided.
+"""Record the monitor's verdict in the store: the devices it saw and the quarantines it
+decided (and its alerts, when no control plane took them).
 
-The gateway enforces the quarantine from the monitor's file at once; the store is the
-SOC's record (and what `zonegate store quarantines` and the control plane show).
+The monitor depends on nothing of ours (DESIGN.md), so it cannot write the store itself,
+and the control plane lets its certificate (role `alert-ingester`) post alerts only. Its
+alerts therefore travel monitor -> control plane over mTLS, and its quarantine decision
+(the file it writes) is recorded here, in the store, by "monitor", exactly as `zonegate
+store quarantine DEVICE --by monitor` would. The gateway (`ingress.device_trust: store`)
+enforces it from the store within one refresh interval, like any officer's quarantine.
 """
 
 from __future__ import annotations
@@ -68,9 +72,11 @@ def migrate(url: str) -> None:
         raise DemoError(f"store {url}: {exc}") from None
 
 
-def sync_monitor(url: str, *, alerts: Path, inventory: Path, quarantine: Path) -> SyncReport:
-    """Put the monitor's alerts, inventory and quarantines into the store at `url`."""
-    lines = alerts.read_text(encoding="utf-8").splitlines() if alerts.exists() else []
+def sync_monitor(url: str, *, alerts: Path | None, inventory: Path,
+                 quarantine: Path) -> SyncReport:
+    """Put the monitor's inventory and quarantines (and `alerts`, if given) into the store."""
+    lines = alerts.read_text(encoding="utf-8").splitlines() \
+        if alerts is not None and alerts.exists() else []
     try:
         documents = [json.loads(line) for line in lines if line.strip()]
     except json.JSONDecodeError as exc:
@@ -78,7 +84,9 @@ def sync_monitor(url: str, *, alerts: Path, inventory: Path, quarantine: Path) -
     now = datetime.now(UTC)
     try:
         with Store.open(url) as store:
-            created, _duplicates = store.alerts.ingest_many(documents, by="monitor")
+            created = 0
+            if documents:
+                created, _duplicates = store.alerts.ingest_many(documents, by="monitor")
             seen = _entries(inventory) + _entries(quarantine)
             for device in seen:
                 device_id = _text(device.get("device_id"))

@@ -182,24 +182,40 @@ async def _camera_before(ctx: TourContext) -> Check:
 
 
 async def _monitor_replay(ctx: TourContext) -> Check:
+    from gateway.demo.control import alerts_listed
+
     files = ctx.files
-    output = await run_to_end("zonegate monitor run", monitor_args(files, ctx.capture),
-                              files.logs / "monitor.log", limit=60)
+    # with a control plane, the monitor posts its alerts there itself (mTLS, its own
+    # certificate); the demo then records its quarantine decision in the store
+    args = monitor_args(files, ctx.capture, control_url=ctx.control_url,
+                        credentials=ctx.credentials)
+    output = await run_to_end("zonegate monitor run", args, files.logs / "monitor.log",
+                              limit=60)
     camera_ip = ctx.credentials.devices[CAMERA].source_ip
     entries = json.loads(files.quarantine.read_text(encoding="utf-8")).get("devices", [])
     flagged = [e for e in entries if camera_ip in e.get("ips", [])]
     rules = sorted({e.get("rule_id") for e in flagged})
-    report = await asyncio.to_thread(sync_monitor, files.store_url, alerts=files.alerts,
+    posted = ctx.control_url is not None
+    report = await asyncio.to_thread(sync_monitor, files.store_url,
+                                     alerts=None if posted else files.alerts,
                                      inventory=files.inventory, quarantine=files.quarantine)
     summary = next((line for line in output.splitlines() if line.startswith("packets")), "")
-    return (bool(flagged),
-            f"{camera_ip} quarantined for {', '.join(map(str, rules)) or 'nothing'}; "
-            f"{report.alerts_created} alert(s) and {report.devices} device(s) stored; "
+    if ctx.control_url is not None:
+        listed = await alerts_listed(ctx, ctx.control_url, "telnet_bruteforce")
+        spooled = "spooled for the control plane" in output
+        ok = bool(flagged) and listed > 0 and not spooled and bool(report.quarantined)
+        where = (f"the control plane lists {listed} telnet_bruteforce alert(s) posted over "
+                 f"mTLS{' (some spooled!)' if spooled else ''}")
+    else:
+        ok, where = bool(flagged), f"{report.alerts_created} alert(s) stored"
+    return (ok,
+            f"{camera_ip} quarantined for {', '.join(map(str, rules)) or 'nothing'} and "
+            f"recorded in the store; {where}; {report.devices} device(s) stored; "
             f"{summary.partition('incidents: ')[2] or summary}")
 
 
 async def _camera_after(ctx: TourContext) -> Check:
-    # the gateway re-reads the quarantine file when it changes: poll, with a deadline
+    # the gateway refreshes the store's quarantines in the background: poll, with a deadline
     loop = asyncio.get_running_loop()
     deadline = loop.time() + _QUARANTINE_DEADLINE
     while True:
@@ -225,6 +241,14 @@ async def _control_plane(ctx: TourContext) -> Check:
     if ctx.control_url is None:
         return False, ctx.control_error or "no control plane is running"
     return await quarantine_round_trip(ctx, ctx.control_url)
+
+
+async def _console_sign_in(ctx: TourContext) -> Check:
+    from gateway.demo.control import console_sign_in
+
+    if ctx.control_url is None:
+        return False, ctx.control_error or "no control plane is running"
+    return await console_sign_in(ctx, ctx.control_url)
 
 
 async def _audit_verifies(ctx: TourContext) -> Check:
@@ -253,6 +277,8 @@ def steps(with_control_plane: bool) -> list[Step]:
     if with_control_plane:
         tour.append(("control plane quarantines and releases a device through its API",
                      _control_plane))
+        tour.append(("console signs in from its own origin (CSP, CORS, public client)",
+                     _console_sign_in))
     tour.append(("audit log verifies (zonegate audit verify)", _audit_verifies))
     return tour
 

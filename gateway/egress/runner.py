@@ -2,7 +2,14 @@
 
 Everything is checked before the proxy listens (fail closed at start): the interception
 CA matches its key and chains to the root, the policy compiles and its tests pass, the
-inventory and quarantine files parse, the alert sink URL is an http(s) URL.
+inventory and quarantine files parse (or the store opens, with `device_trust: store`), the
+alert sink URL is an http(s) URL and its client certificate, CA bundle and token load.
+
+With `device_trust: store` the quarantines come from the store, as for the ingress
+(`gateway.ingress.devices.StoreDeviceSource` over `gateway.store.trust.StoreTrustSource`):
+a snapshot refreshed every `trust_refresh_seconds` on the proxy's event loop; until the
+first snapshot loads every terminal is refused (503), and when the store becomes
+unreachable the last snapshot stays in force.
 """
 
 from __future__ import annotations
@@ -29,11 +36,13 @@ from gateway.egress.errors import EgressError
 from gateway.egress.identify import InventoryIndex, TerminalIdentifier
 from gateway.egress.interception import interception_pem, make_confdir
 from gateway.identity.mtls import CertificateAuthenticator
-from gateway.ingress.devices import DeviceTrustSource, QuarantineFileSource
+from gateway.ingress.devices import DeviceTrustSource, QuarantineFileSource, StoreDeviceSource
 from gateway.pdp import build_engine
 from gateway.pdp.port import PDPError
+from gateway.store import Store, StoreError
+from gateway.store.trust import StoreTrustSource
 from monitor.errors import MonitorError
-from monitor.sinks.http import HttpSink
+from monitor.sinks.http import HttpSink, SinkCredentials
 from pki.errors import PKIError
 from pki.verify import CertificateVerifier
 
@@ -55,8 +64,36 @@ def egress_section(config: GatewayConfig) -> EgressConfig:
     return config.egress
 
 
-def build_guard(config: GatewayConfig, egress: EgressConfig, mode: Mode) -> EgressGuard:
-    """The addon with its engine, identifier, inspector and alert dispatcher."""
+def open_store_trust(config: GatewayConfig, egress: EgressConfig
+                     ) -> tuple[Store, StoreTrustSource]:
+    """The store and its quarantine snapshot source (started later, on the proxy's loop)."""
+    try:
+        store = Store.open(config.store)
+    except StoreError as exc:
+        raise EgressError(f"store: {exc}") from None
+    trust = StoreTrustSource(store.quarantines, interval=egress.trust_refresh_seconds,
+                             trust_any_device_id=True)
+    return store, trust
+
+
+def alert_sink(egress: EgressConfig) -> HttpSink | None:
+    """The control plane's alert intake, with the proxy's client credentials, if set."""
+    if egress.alerts_url is None:
+        return None
+    credentials = SinkCredentials(cert=egress.alerts_cert, key=egress.alerts_key,
+                                  ca=egress.alerts_ca, token_file=egress.alerts_token_file)
+    try:
+        return HttpSink(egress.alerts_url, egress.alerts_spool, credentials=credentials)
+    except MonitorError as exc:
+        raise EgressError(f"egress.alerts_url: {exc}") from None
+
+
+def build_guard(config: GatewayConfig, egress: EgressConfig, mode: Mode, *,
+                devices: DeviceTrustSource | None = None) -> EgressGuard:
+    """The addon with its engine, identifier, inspector and alert dispatcher.
+
+    `devices` is the quarantine source when it is not the configured file (the store).
+    """
     policy = config.policy.model_copy(update={"decision": egress.decision})
     try:
         engine = build_engine(policy, opa_timeout_seconds=config.policy.opa_timeout_seconds)
@@ -69,18 +106,13 @@ def build_guard(config: GatewayConfig, egress: EgressConfig, mode: Mode) -> Egre
         except PKIError as exc:
             raise EgressError(f"egress.client_ca_dir: {exc}") from None
         certificates = CertificateAuthenticator(verifier)
-    quarantine: DeviceTrustSource | None = None
-    if egress.quarantine_file is not None:
+    quarantine: DeviceTrustSource | None = devices
+    if quarantine is None and egress.quarantine_file is not None:
         quarantine = QuarantineFileSource(egress.quarantine_file)
     inventory = InventoryIndex(egress.inventory) if egress.inventory is not None else None
     if inventory is not None:
         inventory.lookup("0.0.0.0")  # noqa: S104 - a probe: a broken file fails the start
-    sink = None
-    if egress.alerts_url is not None:
-        try:
-            sink = HttpSink(egress.alerts_url, egress.alerts_spool)
-        except MonitorError as exc:
-            raise EgressError(f"egress.alerts_url: {exc}") from None
+    sink = alert_sink(egress)
     alerts = AlertDispatcher(ndjson=egress.alerts_out, sink=sink) \
         if sink is not None or egress.alerts_out is not None else None
     return EgressGuard(
@@ -135,7 +167,20 @@ class _Ready:
 
 
 async def _serve(opts: dict[str, object], guard: EgressGuard, mode: Mode,
-                 announce: Callable[[str], None]) -> None:
+                 announce: Callable[[str], None], trust: StoreTrustSource | None) -> None:
+    if trust is not None:
+        # the first snapshot before the proxy listens, then refreshed on this loop
+        await trust.start()
+        try:
+            await _serve_proxy(opts, guard, mode, announce)
+        finally:
+            await trust.close()
+    else:
+        await _serve_proxy(opts, guard, mode, announce)
+
+
+async def _serve_proxy(opts: dict[str, object], guard: EgressGuard, mode: Mode,
+                       announce: Callable[[str], None]) -> None:
     # the options exist once the default addons registered them
     master = DumpMaster(options.Options(), with_termlog=False, with_dumper=False)
     try:
@@ -157,14 +202,21 @@ def run(config: GatewayConfig, run_options: RunOptions,
     mode: Mode = run_options.mode or egress.mode
     listen = _split_listen(run_options.listen or egress.listen)
     pem = interception_pem(egress)
-    guard = build_guard(config, egress, mode)
-    confdir = make_confdir(pem)
-    logging.getLogger("zonegate.egress").setLevel(logging.INFO)
+    store, trust = open_store_trust(config, egress) if egress.device_trust == "store" \
+        else (None, None)
     try:
-        asyncio.run(_serve(mitmproxy_options(egress, confdir, mode, listen), guard, mode,
-                           announce))
+        guard = build_guard(config, egress, mode,
+                            devices=StoreDeviceSource(trust) if trust is not None else None)
+        confdir = make_confdir(pem)
+        logging.getLogger("zonegate.egress").setLevel(logging.INFO)
+        try:
+            asyncio.run(_serve(mitmproxy_options(egress, confdir, mode, listen), guard, mode,
+                               announce, trust))
+        finally:
+            shutil.rmtree(confdir, ignore_errors=True)
+            if guard.alerts is not None:
+                guard.alerts.close()
     finally:
-        shutil.rmtree(confdir, ignore_errors=True)
-        if guard.alerts is not None:
-            guard.alerts.close()
+        if store is not None:
+            store.close()
     return dict(guard.counts)

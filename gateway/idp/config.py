@@ -16,7 +16,16 @@ clients:
     secret: "…"             # compared in constant time
     grants: [client_credentials, password]
     scopes: [openid, zones]
+  zonegate-console:         # a browser page cannot keep a secret: a public client
+    public: true            # no secret; only the password grant
+    grants: [password]
+cors_origins: ["https://127.0.0.1:8444"]   # pages allowed to call /token (the console)
 ```
+
+A public client is what the SOC console uses to sign in from the browser with the password
+grant (RFC 6749 §4.3; PKCE belongs to the authorization-code flow, which this IdP does not
+have). That is acceptable only because this is a development IdP: the password grant hands
+the user's password to the page, and a public client proves nothing about who calls.
 """
 
 from __future__ import annotations
@@ -24,10 +33,19 @@ from __future__ import annotations
 import re
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from gateway.idp.errors import IdPConfigError
 from gateway.idp.passwords import is_password_hash
@@ -77,13 +95,34 @@ class UserConfig(_Strict):
 
 
 class ClientConfig(_Strict):
-    secret: str = Field(min_length=16)
+    secret: str | None = Field(default=None, min_length=16)
+    public: bool = False  # no secret (a browser page); only the password grant
     grants: tuple[Grant, ...] = ("client_credentials",)
     scopes: tuple[str, ...] = ()
     roles: tuple[str, ...] = ()
     audience: str | None = None
 
     _names = field_validator("scopes", "roles")(_words)
+
+    @model_validator(mode="after")
+    def _public_or_secret(self) -> ClientConfig:
+        if not self.public and self.secret is None:
+            raise ValueError("a client needs a secret (or public: true)")
+        if self.public and self.secret is not None:
+            raise ValueError("a public client has no secret")
+        if self.public and set(self.grants) != {"password"}:
+            raise ValueError("a public client may use only the password grant "
+                             "(client_credentials needs a secret)")
+        return self
+
+
+def _origin(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname \
+            or value != f"{parts.scheme}://{parts.netloc}" or "@" in parts.netloc:
+        raise ValueError(f"must be an origin such as https://127.0.0.1:8444 (scheme, host, "
+                         f"optional port; no path or trailing slash), got {value!r}")
+    return value
 
 
 class IdPConfig(_Strict):
@@ -93,6 +132,8 @@ class IdPConfig(_Strict):
     rotation_lead: float = Field(default=60.0, ge=0, le=86400)
     users: dict[str, UserConfig] = Field(default_factory=dict)
     clients: dict[str, ClientConfig] = Field(default_factory=dict)
+    # browser origins allowed to call /token (CORS), e.g. the SOC console's
+    cors_origins: tuple[Annotated[str, AfterValidator(_origin)], ...] = ()
 
     @field_validator("users", "clients")
     @classmethod

@@ -1,5 +1,9 @@
 """The token endpoint's grant logic (RFC 6749 §4.3 password, §4.4 client_credentials).
 
+Confidential clients authenticate with their secret (HTTP Basic or the form); a public
+client (`public: true`, the console in a browser) names itself with `client_id` alone and
+may use only the password grant (the configuration refuses anything else).
+
 Pure functions of (configuration, request fields, now): no I/O, so every refusal path is
 testable without a server. Secrets are compared with hmac.compare_digest; an unknown client
 or user costs the same work as a known one (no user enumeration by timing).
@@ -53,10 +57,18 @@ def authenticate_client(config: IdPConfig, authorization: str | None,
         client_id, secret = _basic(authorization)
     else:
         client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
+        public = config.clients.get(client_id)
+        if public is not None and public.public:
+            # a browser page (the console) cannot keep a secret: it names itself only
+            if secret:
+                raise _invalid_client("a public client has no secret")
+            return client_id, public
     if not client_id or not secret:
         raise _invalid_client("client authentication is required")
     client = config.clients.get(client_id)
-    expected = client.secret if client is not None else _DUMMY_SECRET
+    if client is not None and client.public:
+        raise _invalid_client("a public client sends client_id in the form, without Basic")
+    expected = client.secret if client is not None and client.secret else _DUMMY_SECRET
     matches = hmac.compare_digest(secret.encode("utf-8"), expected.encode("utf-8"))
     if client is None or not matches:
         raise _invalid_client("unknown client or wrong secret")

@@ -10,6 +10,13 @@ real OIDC issuer over real HTTP.
 
 Endpoints: `GET /.well-known/openid-configuration`, `GET /jwks.json`, `POST /token`,
 `POST /admin/rotate` (Bearer admin token; `?lead=SECONDS`), `GET /healthz`.
+
+CORS: `/token` answers browsers from the configured `cors_origins` only (the SOC console
+signing in with the password grant as the public client `zonegate-console`): the preflight
+(`OPTIONS /token`) admits POST with `Content-Type`, and every answer to an allowed origin
+carries `Access-Control-Allow-Origin: <that origin>` and `Vary: Origin`; never `*`, never
+credentials. Any other origin gets no CORS header (the browser then withholds the answer)
+and a 403 preflight.
 """
 
 from __future__ import annotations
@@ -153,6 +160,7 @@ class DevIdP:
         app.router.add_get("/.well-known/openid-configuration", self._discovery)
         app.router.add_get("/jwks.json", self._jwks)
         app.router.add_post("/token", self._token)
+        app.router.add_route("OPTIONS", "/token", self._token_preflight)
         app.router.add_post("/admin/rotate", self._rotate)
         app.router.add_get("/healthz", self._health)
         return app
@@ -166,8 +174,9 @@ class DevIdP:
             "jwks_uri": self.jwks_uri,
             "token_endpoint": self.token_endpoint,
             "grant_types_supported": ["client_credentials", "password"],
-            "token_endpoint_auth_methods_supported": ["client_secret_basic",
-                                                      "client_secret_post"],
+            "token_endpoint_auth_methods_supported": [
+                "client_secret_basic", "client_secret_post",
+                *(["none"] if any(c.public for c in self.config.clients.values()) else [])],
             "response_types_supported": ["token"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": [self.ring.algorithm],
@@ -183,7 +192,25 @@ class DevIdP:
         self.jwks_fetches += 1
         return web.json_response(self.ring.jwks(), headers={"Cache-Control": "max-age=60"})
 
+    def _cors(self, request: web.Request) -> dict[str, str]:
+        """CORS headers for an allowed Origin, else none (the browser blocks the answer)."""
+        origin = request.headers.get("Origin")
+        if origin is None or origin not in self.config.cors_origins:
+            return {}
+        return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+
+    async def _token_preflight(self, request: web.Request) -> web.Response:
+        cors = self._cors(request)
+        method = request.headers.get("Access-Control-Request-Method")
+        if not cors or method != "POST":
+            return web.json_response({"error": "origin or method not allowed"}, status=403,
+                                     headers={"Vary": "Origin"})
+        return web.Response(status=204, headers={
+            **cors, "Access-Control-Allow-Methods": "POST",
+            "Access-Control-Allow-Headers": "Content-Type", "Access-Control-Max-Age": "600"})
+
     async def _token(self, request: web.Request) -> web.Response:
+        cors = self._cors(request)
         try:
             if request.content_type != "application/x-www-form-urlencoded":
                 raise OAuthError("invalid_request", "use application/x-www-form-urlencoded")
@@ -199,7 +226,7 @@ class DevIdP:
             token_request = await asyncio.to_thread(grant, self.config, client_id, client,
                                                     form, now)
         except OAuthError as exc:
-            headers = dict(_NO_STORE)
+            headers = {**_NO_STORE, **cors}
             if exc.status == 401:
                 headers["WWW-Authenticate"] = 'Basic realm="zonegate-dev-idp"'
             return web.json_response({"error": exc.error, "error_description": exc.description},
@@ -211,7 +238,7 @@ class DevIdP:
         return web.json_response(
             {"access_token": token, "token_type": "Bearer",
              "expires_in": self.config.token_ttl, "scope": " ".join(token_request.scope)},
-            headers=_NO_STORE,
+            headers={**_NO_STORE, **cors},
         )
 
     async def _rotate(self, request: web.Request) -> web.Response:

@@ -5,16 +5,26 @@ Each alert is POSTed as one JSON document. When a POST fails (connection refused
 `retry_seconds` have passed; then the spool is replayed in order before new alerts, and
 rewritten atomically with whatever is still undelivered. A 4xx answer is a permanent
 refusal: the alert stays in the spool and the sink reports it rather than drop it.
+
+The control plane admits a machine client by its client certificate (mTLS: a pki/-issued
+certificate whose SPIFFE ID is in `control.ingesters`) or by an OIDC bearer token.
+`SinkCredentials` carries both: the certificate and key, the CA bundle that verifies the
+control plane's server certificate, and a file holding a token (re-read before each POST,
+so whatever renews it only rewrites the file). Credentials need an https:// URL: a
+certificate or a token is never offered over plain HTTP. Replaying an alert the control
+plane already stored is harmless: its ingest is idempotent by alert id.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import ssl
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -23,15 +33,76 @@ from monitor.errors import AlertSinkError
 from monitor.sinks.ndjson import append_durably
 
 
+@dataclass(frozen=True, slots=True)
+class SinkCredentials:
+    """How the sink authenticates to the control plane and verifies it (all optional)."""
+
+    cert: Path | None = None  # client certificate chain (PEM), e.g. `zonegate pki issue`
+    key: Path | None = None  # its private key (PEM)
+    ca: Path | None = None  # CA bundle for the server certificate; None: the system store
+    token_file: Path | None = None  # a bearer token, re-read before each POST
+
+    def configured(self) -> bool:
+        """True when some credential or trust anchor is set."""
+        return any(v is not None for v in (self.cert, self.key, self.ca, self.token_file))
+
+
+def client_context(creds: SinkCredentials) -> ssl.SSLContext:
+    """The TLS client context: server verified against `creds.ca`, our certificate offered.
+
+    Raises AlertSinkError naming the file that cannot be used.
+    """
+    if (creds.cert is None) != (creds.key is None):
+        raise AlertSinkError("a client certificate needs both --alerts-cert and --alerts-key")
+    try:
+        context = ssl.create_default_context(
+            cafile=str(creds.ca) if creds.ca is not None else None)
+    except (OSError, ssl.SSLError) as exc:
+        raise AlertSinkError(f"{creds.ca}: cannot load the CA bundle: {_why(exc)}") from None
+    if creds.cert is not None and creds.key is not None:
+        try:
+            context.load_cert_chain(str(creds.cert), str(creds.key))
+        except (OSError, ssl.SSLError) as exc:
+            raise AlertSinkError(f"{creds.cert} / {creds.key}: cannot load the client "
+                                 f"certificate: {_why(exc)}") from None
+    return context
+
+
+def read_token(path: Path) -> str:
+    """The bearer token in `path` (surrounding whitespace ignored); AlertSinkError if none."""
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AlertSinkError(f"{path}: cannot read the token: {exc}") from None
+    if not token or any(c.isspace() for c in token):
+        raise AlertSinkError(f"{path}: must hold exactly one bearer token")
+    return token
+
+
+def _why(exc: OSError | ssl.SSLError) -> str:
+    if isinstance(exc, ssl.SSLError):
+        return str(exc.reason or exc)
+    return str(exc.strerror or exc)
+
+
 class HttpSink:
     """POST alerts to `url`; spool in `spool_path` when it cannot."""
 
     def __init__(self, url: str, spool_path: Path, *, timeout: float = 2.0,
                  retry_seconds: float = 10.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 credentials: SinkCredentials | None = None) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise AlertSinkError(f"--alerts-url must be an http(s) URL, got {url!r}")
+        creds = credentials or SinkCredentials()
+        if creds.configured() and parts.scheme != "https":
+            raise AlertSinkError(f"client certificates, CA bundles and tokens need an https:// "
+                                 f"--alerts-url, got {url!r}")
+        self._context = client_context(creds) if parts.scheme == "https" else None
+        self._token_file = creds.token_file
+        if self._token_file is not None:
+            read_token(self._token_file)  # unreadable or empty at start: a config error
         self.url = url
         self.spool_path = spool_path
         self._timeout = timeout
@@ -77,12 +148,20 @@ class HttpSink:
         return not rest
 
     def _post(self, body: bytes) -> bool:
+        headers = {"Content-Type": "application/json", "User-Agent": "zonegate-monitor"}
+        if self._token_file is not None:
+            try:
+                headers["Authorization"] = f"Bearer {read_token(self._token_file)}"
+            except AlertSinkError as exc:
+                # the token is being renewed, or was removed: keep the alert, try later
+                self.last_error = str(exc)
+                self._next_try = self._clock() + self._retry
+                return False
         request = urllib.request.Request(  # noqa: S310 - scheme checked in __init__
-            self.url, data=body, method="POST",
-            headers={"Content-Type": "application/json", "User-Agent": "zonegate-monitor"},
-        )
+            self.url, data=body, method="POST", headers=headers)
         try:
-            with urllib.request.urlopen(request, timeout=self._timeout) as answer:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=self._timeout,  # noqa: S310
+                                        context=self._context) as answer:
                 answer.read()
         except urllib.error.HTTPError as exc:
             self.last_error = f"HTTP {exc.code}"

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import yaml
 
+from gateway.demo.credentials import MONITOR_SPIFFE_ID
 from gateway.demo.tour import steps
+from gateway.store import Store
 
 ZONEGATE = [sys.executable, "-c", "import sys; from gateway.cli import main; sys.exit(main())"]
 
@@ -39,7 +41,8 @@ def test_smoke_tour_passes_every_step_and_leaves_nothing_running(tmp_path: Path)
 
     lines = proc.stdout.splitlines()
     assert not [line for line in lines if line.startswith("FAIL")], output
-    for name, _check in steps(with_control_plane=False):
+    # the control plane runs now: its step is part of the tour
+    for name, _check in steps(with_control_plane=True):
         assert any(line.startswith(f"ok {name}") for line in lines), f"{name}\n{output}"
     assert "traceback" not in output.lower()
 
@@ -49,9 +52,21 @@ def test_smoke_tour_passes_every_step_and_leaves_nothing_running(tmp_path: Path)
     audit = (state / "audit.jsonl").read_text(encoding="utf-8").splitlines()
     assert any('"device-quarantined"' in line for line in audit)
 
+    # the gateway enforced the store; the monitor's alerts reached it through the control
+    # plane, posted with the monitor's own certificate; the camera's quarantine is there
+    config = yaml.safe_load((state / "gateway.yaml").read_text(encoding="utf-8"))
+    assert config["ingress"]["device_trust"] == "store"
+    assert config["control"]["ingesters"] == [MONITOR_SPIFFE_ID]
+    with Store.open(config["store"]) as store:
+        alerts = store.alerts.list(limit=100).items
+        assert "telnet_bruteforce" in {a.rule_id for a in alerts}
+        ingested = store.audit.list(actor=MONITOR_SPIFFE_ID, limit=100).items
+        assert ingested, "no alert was ingested under the monitor's SPIFFE ID"
+        assert [q.ips for q in store.active_quarantines()] == [("127.0.0.13",)]
+    assert not (state / "alerts.spool").exists() or not (state / "alerts.spool").read_text()
+
     # everything was stopped: no child mentions the state folder, the ports are closed
     assert _processes_mentioning(str(state)) == []
-    config = yaml.safe_load((state / "gateway.yaml").read_text(encoding="utf-8"))
     host, _, port = config["listen"]["ingress"].rpartition(":")
     with socket.socket() as sock:
         assert sock.connect_ex((host, int(port))) != 0
