@@ -24,6 +24,7 @@ from typing import Protocol
 from gateway.identity.types import PeerCertificate
 from gateway.ingress.core import DeviceFacts, DeviceTrust
 from gateway.ingress.errors import DeviceTrustUnavailable
+from gateway.pdp.port import JSONObject
 from gateway.store.errors import InvalidRecord, TrustUnavailable
 from gateway.store.trust import StoreTrustSource
 from monitor.errors import MonitorError
@@ -144,8 +145,11 @@ class StoreDeviceSource:
             raise DeviceTrustUnavailable(str(exc)) from None
         except InvalidRecord as exc:  # an identifier the store refuses: fail closed
             raise DeviceTrustUnavailable(str(exc)) from None
+        posture: JSONObject | None = (None if verdict.device_class is None
+                                      else {"class": verdict.device_class})
         return DeviceFacts(id=device_id or verdict.device_id or "", cert_fingerprint=fingerprint,
-                           trust=verdict.trust, quarantine_reason=verdict.reason)
+                           trust=verdict.trust, posture=posture,
+                           quarantine_reason=verdict.reason)
 
     def status(self) -> dict[str, object]:
         """The snapshot's facts for /readyz."""

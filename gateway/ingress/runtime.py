@@ -137,7 +137,7 @@ async def _store_trust(config: GatewayConfig) -> tuple[Store, StoreTrustSource]:
     except StoreError as exc:
         raise ConfigError(f"store ({redact(config.store)}): {exc}") from None
     trust = StoreTrustSource(store.quarantines, interval=config.ingress.trust_refresh_seconds,
-                             trust_any_device_id=True)
+                             trust_any_device_id=True, devices=store.devices)
     await trust.start()
     if trust.snapshot is None:
         _log.warning("device trust not loaded yet; answering 503 until it is",

@@ -142,6 +142,13 @@ class DeviceRepository:
         more = len(rows) > limit
         return Page(items, _cursor.encode("devices", items[-1].id) if more and items else None)
 
+    def classes(self) -> dict[str, str]:
+        """Device id -> device class, for every inventoried device that has a class."""
+        query = (select(Device.id, Device.device_class)
+                 .where(Device.device_class.is_not(None)).order_by(Device.id))
+        with self._db.read("read device classes") as session:
+            return {ident: cls for ident, cls in session.execute(query) if cls is not None}
+
     def set_trust(self, device: str, trust: DeviceTrust, by: str) -> DeviceRecord:
         """Record an officer's verdict; an active quarantine still overrides it."""
         _validate.actor(by)

@@ -116,6 +116,10 @@ class DeviceStore(Protocol):
         """Record an officer's verdict (trusted | unknown)."""
         ...
 
+    def classes(self) -> dict[str, str]:
+        """Device id -> device class (the policy input's device.posture.class)."""
+        ...
+
 
 class QuarantineStore(Protocol):
     def quarantine(self, device: str, reason: str, by: str, *, until: datetime | None = None,

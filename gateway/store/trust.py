@@ -18,13 +18,13 @@ import contextlib
 import ipaddress
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from gateway.store import _validate
 from gateway.store._db import utc_now
 from gateway.store.errors import InvalidRecord, StoreError, TrustUnavailable
-from gateway.store.port import QuarantineStore
+from gateway.store.port import DeviceStore, QuarantineStore
 from gateway.store.types import DeviceRecord, QuarantinedDevice, Trust
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,7 @@ class TrustVerdict:
     trust: Trust
     device_id: str | None = None  # the quarantined device an IP/MAC matched, else as given
     reason: str = ""  # the quarantine's reason
+    device_class: str | None = None  # the inventory's class of the device id given
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +50,12 @@ class TrustSnapshot:
     quarantined_ips: Mapping[str, tuple[str, ...]]  # IP -> quarantined device ids
     quarantined_macs: Mapping[str, tuple[str, ...]]  # MAC -> quarantined device ids
     trusted_ids: frozenset[str]
+    classes: Mapping[str, str] = field(default_factory=dict)  # device id -> device class
 
     @classmethod
     def build(cls, taken_at: datetime, quarantined: tuple[QuarantinedDevice, ...],
-              trusted: tuple[DeviceRecord, ...]) -> TrustSnapshot:
+              trusted: tuple[DeviceRecord, ...],
+              classes: Mapping[str, str] | None = None) -> TrustSnapshot:
         """Index what the store returned."""
         untils: dict[str, list[tuple[datetime | None, str]]] = {}
         by_ip: dict[str, set[str]] = {}
@@ -69,6 +72,7 @@ class TrustSnapshot:
             quarantined_ips={k: tuple(sorted(v)) for k, v in by_ip.items()},
             quarantined_macs={k: tuple(sorted(v)) for k, v in by_mac.items()},
             trusted_ids=frozenset(d.id for d in trusted),
+            classes=dict(classes or {}),
         )
 
     def _quarantine_reason(self, device_id: str, now: datetime) -> str | None:
@@ -79,7 +83,11 @@ class TrustSnapshot:
 
     def verdict(self, now: datetime, device_id: str | None, ip: str | None, mac: str | None,
                 *, trust_any_device_id: bool = False) -> TrustVerdict:
-        """The trust of whatever device these identifiers name, at `now`."""
+        """The trust of whatever device these identifiers name, at `now`.
+
+        Only a device id (proven by a certificate) carries the inventory's class: an IP or
+        MAC is easy to claim and must not grant what a class grants.
+        """
         suspects: list[str] = []
         if device_id is not None:
             suspects.append(device_id)
@@ -91,9 +99,10 @@ class TrustSnapshot:
             reason = self._quarantine_reason(suspect, now)
             if reason is not None:
                 return TrustVerdict("quarantined", suspect, reason)
+        device_class = None if device_id is None else self.classes.get(device_id)
         if device_id is not None and (trust_any_device_id or device_id in self.trusted_ids):
-            return TrustVerdict("trusted", device_id)
-        return TrustVerdict("unknown", device_id)
+            return TrustVerdict("trusted", device_id, device_class=device_class)
+        return TrustVerdict("unknown", device_id, device_class=device_class)
 
     def trust_of(self, now: datetime, device_id: str | None, ip: str | None,
                  mac: str | None) -> Trust:
@@ -113,15 +122,18 @@ class StoreTrustSource:
 
     def __init__(self, quarantines: QuarantineStore, *, interval: float = 5.0,
                  clock: Callable[[], datetime] = utc_now,
-                 trust_any_device_id: bool = False) -> None:
+                 trust_any_device_id: bool = False,
+                 devices: DeviceStore | None = None) -> None:
         """`trust_any_device_id`: a device id proved by a certificate is `trusted` even
-        without an officer's verdict (what the ingress did before the store existed)."""
+        without an officer's verdict (what the ingress did before the store existed).
+        `devices`: also snapshot the inventory's device classes (`device.posture.class`)."""
         if not interval > 0:
             raise InvalidRecord(f"interval: must be positive seconds, got {interval!r}")
         self._quarantines = quarantines
         self._interval = interval
         self._clock = clock
         self._trust_any_device_id = trust_any_device_id
+        self._devices = devices
         self._snapshot: TrustSnapshot | None = None
         self._stale_since: datetime | None = None
         self._last_error: str | None = None
@@ -173,6 +185,7 @@ class StoreTrustSource:
         started = self._clock()
         try:
             quarantined, trusted = self._quarantines.snapshot(started)
+            classes = None if self._devices is None else self._devices.classes()
         except StoreError as exc:
             self._failed(started, str(exc))
             log.warning("device trust refresh failed, enforcing the snapshot of %s: %s",
@@ -184,7 +197,7 @@ class StoreTrustSource:
             self._failed(started, f"{type(exc).__name__}: {exc}")
             log.exception("device trust refresh failed unexpectedly")
             return False
-        self._snapshot = TrustSnapshot.build(started, quarantined, trusted)
+        self._snapshot = TrustSnapshot.build(started, quarantined, trusted, classes)
         self._stale_since = None
         self._last_error = None
         return True

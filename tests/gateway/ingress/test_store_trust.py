@@ -72,6 +72,24 @@ def test_store_source_follows_the_store(sqlite_store: Store) -> None:
     assert source.status()["quarantined_devices"] == 1
 
 
+def test_store_source_gives_the_inventory_class_to_certified_devices_only(
+        sqlite_store: Store) -> None:
+    sqlite_store.devices.upsert(DeviceObservation(
+        id="cam-7", seen_at=NOW, ips=("10.0.0.7",), device_class="traffic-sensor"), "officer")
+    _observe(sqlite_store, "meter-1", "10.0.0.8")  # no class known
+    assert sqlite_store.devices.classes() == {"cam-7": "traffic-sensor"}
+    trust = StoreTrustSource(sqlite_store.quarantines, trust_any_device_id=True,
+                             devices=sqlite_store.devices)
+    assert trust.refresh()
+    source = StoreDeviceSource(trust)
+    assert source.lookup(CAM, "10.0.0.7", NOW).posture == {"class": "traffic-sensor"}
+    # the same host without the certificate: an IP is easy to claim, so no class
+    assert source.lookup(None, "10.0.0.7", NOW).posture is None
+    without_classes = StoreDeviceSource(StoreTrustSource(sqlite_store.quarantines))
+    assert without_classes.trust.refresh()
+    assert without_classes.lookup(CAM, "10.0.0.7", NOW).posture is None
+
+
 # -- real processes --------------------------------------------------------------------
 
 

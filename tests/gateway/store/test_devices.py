@@ -133,3 +133,12 @@ def test_bad_quarantine(store: Store, kwargs: dict[str, object], error: str,
     with pytest.raises(exc, match=error):
         store.quarantine(**kwargs)  # type: ignore[arg-type]
     assert store.quarantines.history("cam-7") == ()
+
+
+def test_classes_lists_devices_that_have_one(store: Store) -> None:
+    seen = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
+    store.devices.upsert(DeviceObservation(id="cam-7", seen_at=seen, device_class="camera"))
+    store.devices.upsert(DeviceObservation(id="meter-1", seen_at=seen))
+    store.devices.upsert(DeviceObservation(id="pole-2", seen_at=seen,
+                                           device_class="smart-pole"))
+    assert store.devices.classes() == {"cam-7": "camera", "pole-2": "smart-pole"}
