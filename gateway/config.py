@@ -178,6 +178,35 @@ class IngressConfig(_Strict):
         return self
 
 
+_RULE_ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")  # contract 5 rule ids (snake_case)
+MAX_AUTO_QUARANTINE_SECONDS = 366 * 86400  # as POST /api/devices/{id}/quarantine
+
+
+class AutoQuarantine(_Strict):
+    """`control.auto_quarantine`: an ingested alert that meets this quarantines its device.
+
+    Absent means off. A duration is required: a machine's verdict expires on its own, an
+    officer can always extend or lift it (docs/control.md).
+    """
+
+    enabled: bool = True
+    rules: tuple[str, ...] = ()  # rule ids; empty: every rule
+    min_severity: Annotated[int, Field(ge=0, le=100)] = 80  # event.severity, inclusive
+    duration_seconds: Annotated[int, Field(ge=60, le=MAX_AUTO_QUARANTINE_SECONDS)] = 3600
+    # only alerts posted by a `control.ingesters` certificate (not an admin's token)
+    ingesters_only: bool = True
+
+    @field_validator("rules")
+    @classmethod
+    def _rule_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            if not _RULE_ID.match(item):
+                raise ValueError(f"not a rule id (snake_case, as rule.id): {item!r}")
+        if len(set(value)) != len(value):
+            raise ValueError("a rule id is listed twice")
+        return value
+
+
 class ControlConfig(_Strict):
     """Control-plane settings (`zonegate serve --role control|all`, docs/control.md)."""
 
@@ -191,6 +220,8 @@ class ControlConfig(_Strict):
     publish_bundle: Path | None = None
     bundle_signing_key: Path | None = None  # PEM private key (EC P-256 or RSA) signing it
     bundle_key_id: str | None = None  # `kid` of the signature (OPA's signing.keyid)
+    # severe ingested alerts quarantine their device (gateway/control/auto_quarantine.py)
+    auto_quarantine: AutoQuarantine | None = None
 
     @field_validator("ingesters")
     @classmethod
@@ -215,10 +246,14 @@ class ControlConfig(_Strict):
         return value
 
     @model_validator(mode="after")
-    def _key_id_needs_key(self) -> ControlConfig:
+    def _consistent(self) -> ControlConfig:
         if self.bundle_key_id is not None and self.bundle_signing_key is None:
             raise ValueError("bundle_key_id is set but bundle_signing_key is not: the bundle "
                              "would be published unsigned")
+        rule = self.auto_quarantine
+        if rule is not None and rule.enabled and rule.ingesters_only and not self.ingesters:
+            raise ValueError("auto_quarantine.ingesters_only is true but no ingesters are "
+                             "listed: no alert would ever quarantine a device")
         return self
 
 

@@ -50,14 +50,29 @@ class AlertOut(_Out):
     document: dict[str, object]
 
 
+class AutoQuarantinedOut(_Out):
+    alert_id: str
+    rule_id: str
+    device_id: str
+    quarantine_id: int
+    until: datetime | None
+    device_created: bool = Field(description="added to the inventory for this quarantine")
+
+
 class IngestOut(_Out):
     id: str
     created: bool
+    quarantined: list[AutoQuarantinedOut] | None = Field(
+        default=None, description="devices this request quarantined "
+        "(control.auto_quarantine); absent when that is off")
 
 
 class BatchOut(_Out):
     created: int
     duplicates: int
+    quarantined: list[AutoQuarantinedOut] | None = Field(
+        default=None, description="devices this request quarantined "
+        "(control.auto_quarantine); absent when that is off")
 
 
 class CommentOut(_Out):

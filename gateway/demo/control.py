@@ -2,7 +2,8 @@
 
 It joins the demo when `gateway.control.app` provides `build_app`; it is then started as
 `zonegate serve --role control` on the same gateway.yaml (same store, same IdP). The
-monitor posts its alerts to it over mTLS, and the tour quarantines and releases the
+monitor posts its alerts to it over mTLS and the control plane quarantines the camera of
+the severe ones (`control.auto_quarantine`); the tour then quarantines and releases the
 traffic sensor through its API and sees the gateway refuse, then admit, the sensor.
 """
 
@@ -55,6 +56,29 @@ async def alerts_listed(ctx: TourContext, base: str, rule_id: str) -> int:
         body = await resp.json(content_type=None)
     items = body.get("items") if resp.status == 200 and isinstance(body, dict) else None
     return len(items) if isinstance(items, list) else 0
+
+
+async def quarantines_at(ctx: TourContext, base: str, ip: str) -> list[tuple[str, str, str]]:
+    """(device id, reason, by) of each active quarantine of the device at `ip`, as the SOC
+    analyst sees them."""
+    token = await ctx.token("analyst")
+    connector = aiohttp.TCPConnector(ssl=ctx.tls(None))
+    found: list[tuple[str, str, str]] = []
+    async with aiohttp.ClientSession(base, connector=connector, timeout=_TIMEOUT,
+                                     headers={"Authorization": f"Bearer {token}"}) as session:
+        async with session.get("/api/quarantines") as resp:
+            active = await resp.json(content_type=None)
+        for entry in active if isinstance(active, list) else []:
+            if not isinstance(entry, dict) or ip not in entry.get("ips", []):
+                continue
+            device = str(entry.get("device_id"))
+            async with session.get(f"/api/devices/{device}") as resp:
+                detail = await resp.json(content_type=None)
+            history = detail.get("quarantines", []) if isinstance(detail, dict) else []
+            by = next((str(q.get("by")) for q in history if isinstance(q, dict)
+                       and q.get("id") == entry.get("quarantine_id")), "?")
+            found.append((device, str(entry.get("reason")), by))
+    return found
 
 
 async def quarantine_round_trip(ctx: TourContext, base: str) -> Check:

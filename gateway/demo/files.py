@@ -23,11 +23,16 @@ SEGMENTS = {"gov-net": ["127.0.0.0/8"]}
 ZONE_LEVELS = {"health": "L4", "transport": "L2", "citizen": "L5", "open": "L1"}
 # How often the gateway re-reads the store's quarantines (ingress.trust_refresh_seconds).
 TRUST_REFRESH_SECONDS = 0.5
+# What quarantines a device: the monitor's own response (its quarantine file) and the
+# control plane's `control.auto_quarantine`, which is what the gateway enforces, agree.
+QUARANTINE_MIN_SEVERITY = 80
+QUARANTINE_SECONDS = 3600
 # On loopback the terminals are 127.0.0.12/13; the monitor must count them as local.
 MONITOR_CONFIG = {
     "local_networks": ["127.0.0.0/8"],
     "gateway_ips": ["127.0.0.1"],
-    "response": {"quarantine": {"min_severity": 80, "duration_seconds": 3600}},
+    "response": {"quarantine": {"min_severity": QUARANTINE_MIN_SEVERITY,
+                                "duration_seconds": QUARANTINE_SECONDS}},
 }
 
 
@@ -69,7 +74,8 @@ class StateFiles:
 
     @property
     def quarantine(self) -> Path:
-        """The monitor's quarantine decisions (the demo records them in the store)."""
+        """The monitor's own quarantine decisions (informational: the gateway enforces the
+        store's, which the control plane writes from the monitor's alerts)."""
         return self.root / "quarantine.json"
 
     @property
@@ -135,8 +141,11 @@ def write_gateway_config(files: StateFiles, *, ports: DemoPorts, issuer: str, jw
         "segments": SEGMENTS,
         # the gateway enforces the store's quarantines (refreshed in the background)
         "ingress": {"device_trust": "store", "trust_refresh_seconds": TRUST_REFRESH_SECONDS},
-        # the monitor's client certificate may post alerts to the control plane
-        "control": {"ca_dir": str(credentials.ca_dir), "ingesters": [MONITOR_SPIFFE_ID]},
+        # the monitor's client certificate may post alerts to the control plane, and its
+        # severe alerts quarantine their device there (the monitor's threshold)
+        "control": {"ca_dir": str(credentials.ca_dir), "ingesters": [MONITOR_SPIFFE_ID],
+                    "auto_quarantine": {"min_severity": QUARANTINE_MIN_SEVERITY,
+                                        "duration_seconds": QUARANTINE_SECONDS}},
         "store": files.store_url,
     }
     files.gateway_config.write_text(

@@ -23,7 +23,7 @@ from gateway.demo.children import run_to_end
 from gateway.demo.credentials import DemoCredentials
 from gateway.demo.errors import DemoError
 from gateway.demo.files import StateFiles, monitor_args, shipped_capture
-from gateway.demo.store_sync import sync_monitor
+from gateway.demo.store_sync import record_inventory
 
 CLI_CLIENT = ("zonegate-cli", "zonegate-cli-dev-secret")  # gateway/idp/demo.yaml
 CAMERA, SENSOR = "cam-13", "sensor-12"
@@ -182,35 +182,29 @@ async def _camera_before(ctx: TourContext) -> Check:
 
 
 async def _monitor_replay(ctx: TourContext) -> Check:
-    from gateway.demo.control import alerts_listed
+    from gateway.demo.control import alerts_listed, quarantines_at
 
     files = ctx.files
-    # with a control plane, the monitor posts its alerts there itself (mTLS, its own
-    # certificate); the demo then records its quarantine decision in the store
+    if ctx.control_url is None:
+        return False, ctx.control_error or "no control plane takes the monitor's alerts"
+    # the monitor posts its alerts to the control plane itself (mTLS, its own certificate)
+    # and the control plane quarantines the device of a severe one (control.auto_quarantine)
     args = monitor_args(files, ctx.capture, control_url=ctx.control_url,
                         credentials=ctx.credentials)
     output = await run_to_end("zonegate monitor run", args, files.logs / "monitor.log",
                               limit=60)
+    devices = await asyncio.to_thread(record_inventory, files.store_url, files.inventory)
     camera_ip = ctx.credentials.devices[CAMERA].source_ip
-    entries = json.loads(files.quarantine.read_text(encoding="utf-8")).get("devices", [])
-    flagged = [e for e in entries if camera_ip in e.get("ips", [])]
-    rules = sorted({e.get("rule_id") for e in flagged})
-    posted = ctx.control_url is not None
-    report = await asyncio.to_thread(sync_monitor, files.store_url,
-                                     alerts=None if posted else files.alerts,
-                                     inventory=files.inventory, quarantine=files.quarantine)
+    quarantines = await quarantines_at(ctx, ctx.control_url, camera_ip)
+    listed = await alerts_listed(ctx, ctx.control_url, "telnet_bruteforce")
+    spooled = "spooled for the control plane" in output
+    automatic = [q for q in quarantines if q[2].startswith("auto-quarantine:")]
     summary = next((line for line in output.splitlines() if line.startswith("packets")), "")
-    if ctx.control_url is not None:
-        listed = await alerts_listed(ctx, ctx.control_url, "telnet_bruteforce")
-        spooled = "spooled for the control plane" in output
-        ok = bool(flagged) and listed > 0 and not spooled and bool(report.quarantined)
-        where = (f"the control plane lists {listed} telnet_bruteforce alert(s) posted over "
-                 f"mTLS{' (some spooled!)' if spooled else ''}")
-    else:
-        ok, where = bool(flagged), f"{report.alerts_created} alert(s) stored"
-    return (ok,
-            f"{camera_ip} quarantined for {', '.join(map(str, rules)) or 'nothing'} and "
-            f"recorded in the store; {where}; {report.devices} device(s) stored; "
+    reasons = "; ".join(f"{device}: {reason!r} by {by}" for device, reason, by in quarantines)
+    return (bool(automatic) and listed > 0 and not spooled,
+            f"{camera_ip} quarantined by the control plane ({reasons or 'nothing'}); it "
+            f"lists {listed} telnet_bruteforce alert(s) posted over mTLS"
+            f"{' (some spooled!)' if spooled else ''}; {devices} device(s) in the inventory; "
             f"{summary.partition('incidents: ')[2] or summary}")
 
 

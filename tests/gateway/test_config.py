@@ -160,3 +160,47 @@ def test_control_bundle_keys_are_checked(control: str, message: str) -> None:
     with pytest.raises(ConfigError) as info:
         parse_config(f"trust_domain: city.example\ncontrol: {control}\n", "x.yaml")
     assert str(info.value).startswith(f"x.yaml: {message}")
+
+
+_MONITOR = "spiffe://city.example/zone/edge/svc/monitor"
+
+
+def test_control_auto_quarantine_is_off_by_default_and_parses() -> None:
+    assert parse_config("trust_domain: t\n").control.auto_quarantine is None
+    cfg = parse_config(f"trust_domain: city.example\ncontrol:\n  ingesters: [{_MONITOR}]\n"
+                       "  auto_quarantine: {rules: [telnet_bruteforce], min_severity: 90,\n"
+                       "                    duration_seconds: 600}\n")
+    rule = cfg.control.auto_quarantine
+    assert rule is not None
+    assert (rule.enabled, rule.rules, rule.min_severity, rule.duration_seconds,
+            rule.ingesters_only) == (True, ("telnet_bruteforce",), 90, 600, True)
+    defaults = parse_config("trust_domain: t\ncontrol:\n  auto_quarantine: "
+                            "{ingesters_only: false}\n").control.auto_quarantine
+    assert defaults is not None
+    assert (defaults.rules, defaults.min_severity, defaults.duration_seconds) == ((), 80, 3600)
+
+
+@pytest.mark.parametrize(("section", "message"), [
+    ("{rules: [Telnet]}", "control.auto_quarantine.rules: not a rule id"),
+    ("{rules: [dns_dga, dns_dga]}", "control.auto_quarantine.rules: a rule id is "
+     "listed twice"),
+    ("{min_severity: 101}", "control.auto_quarantine.min_severity: "),
+    ("{duration_seconds: 0}", "control.auto_quarantine.duration_seconds: "),
+    ("{duration_seconds: 31708801}", "control.auto_quarantine.duration_seconds: "),
+    ("{severity: 80}", "control.auto_quarantine.severity: unknown key"),
+])
+def test_control_auto_quarantine_is_checked(section: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(f"trust_domain: city.example\ncontrol:\n  ingesters: [{_MONITOR}]\n"
+                     f"  auto_quarantine: {section}\n", "x.yaml")
+    assert str(info.value).startswith(f"x.yaml: {message}")
+
+
+def test_control_auto_quarantine_for_ingesters_needs_ingesters() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config("trust_domain: t\ncontrol: {auto_quarantine: {min_severity: 80}}\n",
+                     "x.yaml")
+    assert "auto_quarantine.ingesters_only is true but no ingesters are listed" in str(
+        info.value)
+    off = parse_config("trust_domain: t\ncontrol: {auto_quarantine: {enabled: false}}\n")
+    assert off.control.auto_quarantine is not None

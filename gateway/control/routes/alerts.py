@@ -3,7 +3,9 @@
 `POST /api/alerts` takes exactly what `monitor.sinks.http.HttpSink` sends: one contract-5
 alert as a JSON object, `Content-Type: application/json`. Ingest is idempotent by alert id
 (`event.id`, else the SHA-256 of the canonical document): 201 when stored, 200 when it
-was already there.
+was already there. With `control.auto_quarantine` configured, both ingest endpoints then
+quarantine the devices of the severe alerts they stored, in the same request
+(gateway/control/auto_quarantine.py), and list them under `quarantined`.
 """
 
 from __future__ import annotations
@@ -11,22 +13,25 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
-from datetime import datetime
-from typing import Annotated, Literal
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from functools import partial
+from typing import Annotated, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime
 from starlette.concurrency import run_in_threadpool
 
-from gateway.control.access import Principal
+from gateway.control import auto_quarantine
+from gateway.control.access import ALERT_INGESTER, Principal
 from gateway.control.auth import current_principal
 from gateway.control.context import ControlContext, control_context, json_object, read_body
 from gateway.control.errors import ApiProblem
 from gateway.control.schemas import (
     AlertOut,
     AssignIn,
+    AutoQuarantinedOut,
     BatchOut,
     CommentIn,
     CommentOut,
@@ -40,6 +45,7 @@ from gateway.control.schemas import (
 from gateway.store import AlertFilter, AlertRecord, AlertStatus, Store
 from gateway.store._alert_doc import MAX_DOCUMENT_BYTES
 
+T = TypeVar("T")
 router = APIRouter(tags=["alerts"])
 Ctx = Annotated[ControlContext, Depends(control_context)]
 Who = Annotated[Principal, Depends(current_principal)]
@@ -79,19 +85,39 @@ Limit = Annotated[int, Query(ge=1, le=500)]
 Cursor = Annotated[str | None, Query(max_length=1024)]
 
 
+def _store_then_quarantine(ctx: ControlContext, who: Principal,
+                           documents: list[dict[str, object]],
+                           store_alerts: Callable[[], T],
+                           ) -> tuple[T, list[AutoQuarantinedOut] | None]:
+    """Store the alerts with `store_alerts`, then quarantine the devices of the severe ones
+    (None: auto-quarantine is off)."""
+    config = ctx.config.control.auto_quarantine
+    now = datetime.now(UTC)
+    ordered = auto_quarantine.orders(config, documents, ingester=ALERT_INGESTER in who.roles,
+                                     now=now)
+    stored = store_alerts()
+    if config is None or not config.enabled:
+        return stored, None
+    done = auto_quarantine.apply(ctx.store, ordered, principal=who.actor, now=now)
+    return stored, [AutoQuarantinedOut.model_validate(q) for q in done]
+
+
 @router.post("/api/alerts", response_model=IngestOut, status_code=201,
+             response_model_exclude_none=True,
              responses={200: {"model": IngestOut, "description": "already stored"}})
 async def ingest_alert(request: Request, response: Response, ctx: Ctx, who: Who) -> IngestOut:
     """Store one contract-5 alert (the monitor's HttpSink posts here)."""
     body = await read_body(request, MAX_ALERT_BYTES)
     document = json_object(body, "body")
-    alert_id, created = await run_in_threadpool(ctx.store.alerts.ingest, document, who.actor)
+    (alert_id, created), quarantined = await run_in_threadpool(
+        _store_then_quarantine, ctx, who, [document],
+        partial(ctx.store.alerts.ingest, document, who.actor))
     if not created:
         response.status_code = 200
-    return IngestOut(id=alert_id, created=created)
+    return IngestOut(id=alert_id, created=created, quarantined=quarantined)
 
 
-@router.post("/api/alerts/batch", response_model=BatchOut)
+@router.post("/api/alerts/batch", response_model=BatchOut, response_model_exclude_none=True)
 async def ingest_batch(request: Request, ctx: Ctx, who: Who) -> BatchOut:
     """Store NDJSON alerts (one per line) atomically: one bad line rejects the batch."""
     body = await read_body(request, MAX_BATCH_BYTES)
@@ -101,9 +127,10 @@ async def ingest_batch(request: Request, ctx: Ctx, who: Who) -> BatchOut:
     if not lines:
         raise ApiProblem(422, "empty-batch", "the body holds no alert")
     documents = [json_object(line, f"line {n}") for n, line in enumerate(lines, start=1)]
-    created, duplicates = await run_in_threadpool(ctx.store.alerts.ingest_many, documents,
-                                                  who.actor)
-    return BatchOut(created=created, duplicates=duplicates)
+    (created, duplicates), quarantined = await run_in_threadpool(
+        _store_then_quarantine, ctx, who, documents,
+        partial(ctx.store.alerts.ingest_many, documents, who.actor))
+    return BatchOut(created=created, duplicates=duplicates, quarantined=quarantined)
 
 
 @router.get("/api/alerts", response_model=PageOut[AlertOut])

@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 
 from gateway.demo.credentials import MONITOR_SPIFFE_ID
+from gateway.demo.files import MONITOR_CONFIG
 from gateway.demo.tour import steps
 from gateway.store import Store
 
@@ -53,16 +54,23 @@ def test_smoke_tour_passes_every_step_and_leaves_nothing_running(tmp_path: Path)
     assert any('"device-quarantined"' in line for line in audit)
 
     # the gateway enforced the store; the monitor's alerts reached it through the control
-    # plane, posted with the monitor's own certificate; the camera's quarantine is there
+    # plane, posted with the monitor's own certificate, and the control plane quarantined
+    # the camera itself (control.auto_quarantine, at the monitor's severity threshold)
     config = yaml.safe_load((state / "gateway.yaml").read_text(encoding="utf-8"))
     assert config["ingress"]["device_trust"] == "store"
     assert config["control"]["ingesters"] == [MONITOR_SPIFFE_ID]
+    assert config["control"]["auto_quarantine"]["min_severity"] == \
+        MONITOR_CONFIG["response"]["quarantine"]["min_severity"]  # type: ignore[index]
     with Store.open(config["store"]) as store:
         alerts = store.alerts.list(limit=100).items
         assert "telnet_bruteforce" in {a.rule_id for a in alerts}
         ingested = store.audit.list(actor=MONITOR_SPIFFE_ID, limit=100).items
         assert ingested, "no alert was ingested under the monitor's SPIFFE ID"
-        assert [q.ips for q in store.active_quarantines()] == [("127.0.0.13",)]
+        [camera] = store.active_quarantines()
+        assert camera.ips == ("127.0.0.13",)
+        [record] = store.quarantines.history(camera.device_id)
+        assert record.by == f"auto-quarantine:{MONITOR_SPIFFE_ID}"
+        assert record.reason.startswith("telnet_bruteforce: ")
     assert not (state / "alerts.spool").exists() or not (state / "alerts.spool").read_text()
 
     # everything was stopped: no child mentions the state folder, the ports are closed
