@@ -6,8 +6,11 @@ import bisect
 import csv
 import datetime as _dt
 import io
+import operator
+import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from itertools import accumulate
 from pathlib import Path
 
 from classify import structured
@@ -16,12 +19,13 @@ from classify.errors import MaskingError
 from classify.levels import is_level, rank
 from classify.masking import Masker
 from classify.model import Finding, ScanResult
-from classify.rules import Hit, finish, select, to_hits
+from classify.rules import Grader, select
 from classify.scanner import Candidate, Scanner
 
 _DEFAULT: Classifier | None = None
 _DEFAULT_LOCK = threading.Lock()
 _HINT_CACHE_MAX = 4096
+_STEP = re.compile(r"[.\[]")  # where a JSONPath step begins
 
 
 class Classifier:
@@ -36,6 +40,7 @@ class Classifier:
         self.catalog = catalog
         self._today = today
         self._scanner = Scanner(catalog, today)
+        self._grader = Grader(catalog)
         self._hints: dict[str, frozenset[str]] = {}
 
     @classmethod
@@ -63,13 +68,17 @@ class Classifier:
 
         Offsets are into the concatenated text. Only the findings are kept in memory.
         """
-        hits: list[Hit] = []
+        found: list[Candidate] = []
         offset = 0
         for chunk in chunks:
-            found = select(self._scanner.scan(chunk), self.catalog.min_score)
-            hits.extend(to_hits(found, self.catalog, offset=offset))
+            kept = select(self._scanner.scan(chunk), self.catalog.min_score)
+            if offset:
+                for cand in kept:
+                    cand.start += offset
+                    cand.end += offset
+            found.extend(kept)
             offset += len(chunk)
-        return finish(hits, self.catalog, self._today())
+        return self._grader.finish(found, self._today())
 
     def scan_json(self, obj: object) -> ScanResult:
         """Grade a parsed JSON value; findings carry the JSONPath of their string."""
@@ -82,28 +91,31 @@ class Classifier:
 
     def _scan_cells(self, cells: list[structured.Cell]) -> ScanResult:
         catalog = self.catalog
-        starts: list[int] = []
-        position = 0
-        for cell in cells:
-            starts.append(position)
-            position += len(cell.value) + 1
-        joined = "\x00".join(cell.value for cell in cells)
+        values = [cell.value for cell in cells]
+        # Values are joined with NUL and scanned in one call; starts[i] is where value i
+        # begins in the joined text (each value plus one separator before the next).
+        starts = list(map(operator.add, accumulate(map(len, values), initial=0),
+                          range(len(values))))
         found: list[list[Candidate]] = [[] for _ in cells]
-        for cand in self._scanner.scan(joined, starts) if cells else []:
-            index = bisect.bisect_right(starts, cand.start) - 1
-            base = starts[index]
-            cand.start -= base
-            cand.end -= base
-            found[index].append(cand)
+        if cells:
+            for cand in self._scanner.scan("\x00".join(values), starts):
+                index = bisect.bisect_right(starts, cand.start) - 1
+                base = starts[index]
+                cand.start -= base
+                cand.end -= base
+                found[index].append(cand)
         hints: dict[str, frozenset[str]] = {}
+        short = structured.WHOLE_VALUE_MAX
         for index, cell in enumerate(cells):
             column_hints = hints.get(cell.column)
             if column_hints is None:
                 column_hints = hints[cell.column] = self._header_hints(cell.header)
-            if column_hints or len(cell.value) <= structured.WHOLE_VALUE_MAX:
+            # Without a hinting key only a short CJK value can be a whole-value finding (a name).
+            if column_hints or (len(cell.value) <= short and not cell.value.isascii()):
                 found[index].extend(structured.whole_value(cell, column_hints))
         tags = structured.decide_columns(cells, found, hints, catalog)
-        hits: list[Hit] = []
+        kept: list[Candidate] = []
+        min_score = catalog.min_score
         for cell, cands in zip(cells, found, strict=True):
             if not cands:
                 continue
@@ -113,9 +125,15 @@ class Classifier:
                 for cand in cands:
                     if cand.type == tag:
                         cand.score = min(1.0, cand.score + boost)
-            kept = select(cands, catalog.min_score)
-            hits.extend(to_hits(kept, catalog, path=cell.path, record=cell.record))
-        return finish(hits, catalog, self._today(), tags)
+            if len(cands) == 1:
+                kept_here = cands if cands[0].score >= min_score else []
+            else:
+                kept_here = select(cands, min_score)
+            for cand in kept_here:
+                cand.path = cell.path
+                cand.record = cell.record
+                kept.append(cand)
+        return self._grader.finish(kept, self._today(), tags)
 
     def _header_hints(self, header: str) -> frozenset[str]:
         cached = self._hints.get(header)
@@ -219,7 +237,5 @@ def _prefixes(paths: Iterable[str]) -> frozenset[str]:
     out: set[str] = set()
     for path in paths:
         out.add(path)
-        for index, char in enumerate(path):
-            if char in ".[" and index:
-                out.add(path[:index])
+        out.update(path[:match.start()] for match in _STEP.finditer(path, 1))
     return frozenset(out)

@@ -32,10 +32,13 @@ def mask_resident_id(value: str) -> str:
 
 def mask_mobile(value: str) -> str:
     """13812345678 -> 138****5678; a +86 prefix and separators are kept."""
+    if len(value) == 11 and value.isdigit():  # the usual shape, without the walk below
+        return value[:3] + "****" + value[7:]
     positions = [i for i, c in enumerate(value) if c.isdigit()]
-    national = positions[-11:]
-    hidden = set(national[3:7])
-    return "".join("*" if i in hidden else c for i, c in enumerate(value))
+    chars = list(value)
+    for index in positions[-11:][3:7]:
+        chars[index] = "*"
+    return "".join(chars)
 
 
 def mask_landline(value: str) -> str:
@@ -48,7 +51,7 @@ def mask_landline(value: str) -> str:
 
 def mask_bank_card(value: str) -> str:
     """6222021234567890 -> 6222 **** **** 7890 (grouped by four, first and last four kept)."""
-    digits = "".join(c for c in value if c.isdigit())
+    digits = value if value.isdigit() else "".join(c for c in value if c.isdigit())
     middle = _stars(len(digits) - 8)
     groups = [middle[i:i + 4] for i in range(0, len(middle), 4)]
     return " ".join([digits[:4], *groups, digits[-4:]])

@@ -36,11 +36,9 @@ def _alt(words: tuple[str, ...] | frozenset[str]) -> str:
 
 def _isolated(text: str, start: int, end: int) -> bool:
     """No digit run continues across a dot or dash on either side (1.2.3.4.5, 2023-138…)."""
-    before = text[max(0, start - 2):start]
-    after = text[end:end + 2]
-    if len(before) == 2 and before[0].isdigit() and before[1] in ".-":
+    if start >= 2 and text[start - 1] in ".-" and text[start - 2].isdigit():
         return False
-    return not (len(after) == 2 and after[0] in ".-" and after[1].isdigit())
+    return not (end + 2 <= len(text) and text[end] in ".-" and text[end + 1].isdigit())
 
 
 _DATE_LIKE = re.compile(r"(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])")

@@ -9,40 +9,56 @@ from __future__ import annotations
 
 import bisect
 import datetime as _dt
+import operator
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable
 
 from classify import validators
 from classify.catalog import Catalog
-from classify.levels import highest, rank
+from classify.levels import LEVELS, rank
 from classify.masking import MASKS
 from classify.model import Finding, ScanResult
 from classify.scanner import Candidate
 
 ROOT = "$"
+_START = operator.attrgetter("start")
+_RANK = {level: index for index, level in enumerate(LEVELS)}
 _SEPARATORS = re.compile(r"[\s\-+()·]")
 
 
-@dataclass(slots=True)
-class Hit:
-    """A candidate that passed its threshold, placed in a record; its level may still rise."""
-
-    type: str
-    category: str
-    level: str
-    start: int
-    end: int
-    score: float
-    value: str
-    path: str | None = None
-    record: str = ROOT
-
-
 def select(candidates: Iterable[Candidate], min_score: float) -> list[Candidate]:
-    """Candidates at or above `min_score`; where spans overlap the higher score wins."""
-    ranked = sorted((c for c in candidates if c.score >= min_score),
-                    key=lambda c: (-c.score, c.start - c.end, c.start))
+    """Candidates at or above `min_score`; where spans overlap the higher score wins.
+
+    Spans are ranked (score, then length, then position) and taken greedily, each unless
+    it overlaps one already taken. Only spans in one run of overlapping spans can exclude
+    each other, so each run is settled on its own and the usual lone span costs nothing.
+    """
+    passed = [c for c in candidates if c.score >= min_score]
+    passed.sort(key=_START)
+    kept: list[Candidate] = []
+    run: list[Candidate] = []
+    reach = -1
+    for cand in passed:
+        if cand.start >= reach:  # starts a new run: settle the previous one
+            if len(run) == 1:
+                kept.append(run[0])
+            elif run:
+                kept.extend(_settle(run))
+            run = [cand]
+            reach = cand.end
+        else:
+            run.append(cand)
+            if cand.end > reach:
+                reach = cand.end
+    if len(run) == 1:
+        kept.append(run[0])
+    elif run:
+        kept.extend(_settle(run))
+    return kept
+
+
+def _settle(run: list[Candidate]) -> list[Candidate]:
+    ranked = sorted(run, key=lambda c: (-c.score, c.start - c.end, c.start))
     kept: list[Candidate] = []
     starts: list[int] = []  # accepted spans never overlap, so neighbours decide
     ends: list[int] = []
@@ -55,76 +71,100 @@ def select(candidates: Iterable[Candidate], min_score: float) -> list[Candidate]
         starts.insert(at, cand.start)
         ends.insert(at, cand.end)
         kept.append(cand)
-    kept.sort(key=lambda c: c.start)
+    kept.sort(key=_START)
     return kept
 
 
-def to_hits(candidates: Sequence[Candidate], catalog: Catalog, *, offset: int = 0,
-            path: str | None = None, record: str = ROOT) -> list[Hit]:
-    """Attach category and base level from the catalog."""
-    out = []
-    for cand in candidates:
-        spec = catalog.detectors[cand.type]
-        out.append(Hit(cand.type, spec.category, spec.level, cand.start + offset,
-                       cand.end + offset, cand.score, cand.value, path, record))
-    return out
+class Grader:
+    """The escalation rules of one catalog, prepared once (type sets, orders, masks).
+
+    Grading runs once per scanned document, so everything that depends only on the
+    catalog is worked out here rather than on each call.
+    """
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        detectors = catalog.detectors
+        # A group names types or categories; a finding's category comes from its type, so
+        # each group becomes the set of types it covers.
+        rules = []
+        for rule in catalog.combinations:
+            groups = tuple(frozenset(name for name, spec in detectors.items()
+                                     if name in members or spec.category in members)
+                           for members in rule.groups)
+            rules.append((rank(rule.level), groups, frozenset().union(*groups)))
+        self._rules = tuple(rules)
+        self._order = {name: index for index, name in enumerate(catalog.categories)}
+        self._types = {name: (spec.category, rank(spec.level), MASKS[spec.mask])
+                       for name, spec in detectors.items()}
+        self._default_rank = rank(catalog.default_level)
+        self._volume_floor = min((count for count, _ in catalog.volume), default=0)
+
+    def finish(self, found: list[Candidate], today: _dt.date,
+               columns: dict[str, str] | None = None) -> ScanResult:
+        """Apply the escalation rules to the selected candidates and build the result."""
+        catalog = self.catalog
+        types = self._types
+        levels = [types[c.type][1] for c in found]
+        if self._rules and found and all(c.record == ROOT for c in found):
+            self._combine(found, levels, list(range(len(found))))  # free text: one record
+        elif self._rules and found:
+            by_record: dict[str, list[int]] = {}
+            for index, cand in enumerate(found):
+                by_record.setdefault(cand.record, []).append(index)
+            root = by_record.get(ROOT, [])
+            for record, members in by_record.items():
+                self._combine(found, levels, members if record == ROOT else members + root)
+        best = max(self._default_rank, *levels) if levels else self._default_rank
+        categories = {types[c.type][0] for c in found}
+        if any(_is_minor(c.value, catalog, today) for c in found
+               if c.type == "cn_resident_id"):
+            categories.add("PI.MINOR")
+            best = max(best, rank(catalog.minor_level))
+        if catalog.volume and len(found) >= self._volume_floor:
+            volume = _volume_level(found, catalog)
+            if volume is not None:
+                best = max(best, rank(volume))
+        findings = []
+        for cand, level in zip(found, levels, strict=True):
+            category, _, mask = types[cand.type]
+            findings.append(Finding(cand.type, category, LEVELS[level], cand.start, cand.end,
+                                    cand.path, cand.score, mask(cand.value), cand.value))
+        order = self._order
+        return ScanResult(level=LEVELS[best],
+                          categories=sorted(categories,
+                                            key=lambda c: (order.get(c, len(order)), c)),
+                          findings=findings, columns=dict(columns or {}))
+
+    def _combine(self, found: list[Candidate], levels: list[int], group: list[int]) -> None:
+        """Findings of every group of a rule in one record raise all that took part."""
+        present = {found[index].type for index in group}
+        for level, groups, taking_part in self._rules:
+            if all(not present.isdisjoint(types) for types in groups):
+                for index in group:
+                    if levels[index] < level and found[index].type in taking_part:
+                        levels[index] = level
 
 
-def finish(hits: list[Hit], catalog: Catalog, today: _dt.date,
+def finish(found: list[Candidate], catalog: Catalog, today: _dt.date,
            columns: dict[str, str] | None = None) -> ScanResult:
-    """Apply the escalation rules and build the result."""
-    by_record: dict[str, list[Hit]] = {}
-    for hit in hits:
-        by_record.setdefault(hit.record, []).append(hit)
-    root = by_record.get(ROOT, [])
-    for record, members in by_record.items():
-        group = members if record == ROOT else members + root
-        _combine(group, catalog)
-    levels = [catalog.default_level, *(h.level for h in hits)]
-    categories = {h.category for h in hits}
-    if any(_is_minor(h, catalog, today) for h in hits):
-        categories.add("PI.MINOR")
-        levels.append(catalog.minor_level)
-    volume = _volume_level(hits, catalog)
-    if volume is not None:
-        levels.append(volume)
-    order = {name: index for index, name in enumerate(catalog.categories)}
-    findings = [Finding(h.type, h.category, h.level, h.start, h.end, h.path, h.score,
-                        MASKS[catalog.detectors[h.type].mask](h.value), h.value)
-                for h in hits]
-    return ScanResult(level=highest(*levels),
-                      categories=sorted(categories, key=lambda c: (order.get(c, len(order)), c)),
-                      findings=findings, columns=dict(columns or {}))
+    """Apply the escalation rules and build the result (prepare a `Grader` to repeat it)."""
+    return Grader(catalog).finish(found, today, columns)
 
 
-def _combine(group: list[Hit], catalog: Catalog) -> None:
-    for rule in catalog.combinations:
-        parts = [[h for h in group if h.type in members or h.category in members]
-                 for members in rule.groups]
-        if all(parts):
-            for part in parts:
-                for hit in part:
-                    if rank(hit.level) < rank(rule.level):
-                        hit.level = rule.level
-
-
-def _is_minor(hit: Hit, catalog: Catalog, today: _dt.date) -> bool:
-    if hit.type != "cn_resident_id":
-        return False
-    born = validators.ric_birth_date(hit.value)
+def _is_minor(value: str, catalog: Catalog, today: _dt.date) -> bool:
+    born = validators.ric_birth_date(value)
     if born is None:
         return False
     years = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
     return years < catalog.minor_age
 
 
-def _volume_level(hits: list[Hit], catalog: Catalog) -> str | None:
-    if not catalog.volume:
-        return None
+def _volume_level(found: list[Candidate], catalog: Catalog) -> str | None:
     seen: dict[str, set[str]] = {}
-    for hit in hits:
-        if hit.type in catalog.subject_types:
-            seen.setdefault(hit.type, set()).add(_normal(hit.value))
+    for cand in found:
+        if cand.type in catalog.subject_types:
+            seen.setdefault(cand.type, set()).add(_normal(cand.value))
     subjects = max((len(v) for v in seen.values()), default=0)
     level = None
     for count, threshold_level in catalog.volume:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import bisect
 import datetime as _dt
+import operator
 import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import accumulate, repeat
 
 import hyperscan
 
@@ -23,22 +25,22 @@ from classify.patterns import PatternSpec, builtin_patterns
 
 _FLAGS = hyperscan.HS_FLAG_UTF8 | hyperscan.HS_FLAG_SOM_LEFTMOST
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
+_FIRST = operator.itemgetter(0)
+_SECOND = operator.itemgetter(1)
 
 
 @dataclass(slots=True)
 class Candidate:
-    """A checked match with its context-adjusted score (not yet thresholded)."""
+    """A checked match with its context-adjusted score (not yet thresholded), and where it
+    was found."""
 
     type: str
     start: int
     end: int
     score: float
     value: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Keyword:
-    deltas: dict[str, float]  # type -> +boost or -penalty (a boost wins over a penalty)
+    path: str | None = None  # set for JSON and CSV values
+    record: str = "$"  # the record (array element, CSV row) it belongs to
 
 
 class Scanner:
@@ -54,7 +56,8 @@ class Scanner:
             if detector.enabled and detector.pattern is not None:
                 specs.append(PatternSpec(name, detector.pattern, detector.score))
         self._specs: list[PatternSpec] = specs
-        self._keywords: list[_Keyword] = []
+        # per keyword: (type, +boost or -penalty) pairs; a boost wins over a penalty
+        self._keywords: list[dict[str, float]] = []
         expressions: list[bytes] = []
         flags: list[int] = []
         for spec in specs:
@@ -64,7 +67,7 @@ class Scanner:
             merged: dict[str, float] = {}
             for name, delta in deltas:
                 merged[name] = max(merged.get(name, delta), delta)
-            self._keywords.append(_Keyword(merged))
+            self._keywords.append(merged)
             expressions.append(_keyword_regex(word).encode("utf-8"))
             flags.append(_FLAGS | hyperscan.HS_FLAG_CASELESS)
         self._first_keyword = len(specs)
@@ -89,13 +92,16 @@ class Scanner:
         `segments` are the start offsets of independent fields joined into `text` (JSON
         values, CSV cells); context keywords never reach across a segment start.
         """
-        if _SURROGATE.search(text):  # lone surrogates cannot be UTF-8; same length stand-in
+        try:
+            data = text.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates; a same-length stand-in keeps offsets
             text = _SURROGATE.sub("\ufffd", text)
-        data = text.encode("utf-8")
+            data = text.encode("utf-8")
         raw: list[tuple[int, int, int]] = []
+        collect = raw.append
 
         def on_match(ident: int, start: int, end: int, flags: int, ctx: object) -> None:
-            raw.append((ident, start, end))
+            collect((ident, start, end))
 
         self._db.scan(data, match_event_handler=on_match, scratch=self._scratch())
         if not raw:
@@ -106,20 +112,29 @@ class Scanner:
         for ident, start, end in raw:
             if ident >= first_kw:
                 keywords.append((end, ident - first_kw))
-            elif longest.get((ident, start), -1) < end:
-                longest[(ident, start)] = end
+            elif longest.get(key := (ident, start), -1) < end:
+                longest[key] = end
         if not longest:
             return []
-        to_char = _offset_map(data, longest, text.isascii())
+        specs = self._specs
         keywords.sort()
-        keyword_ends = [e for e, _ in keywords]
+        keyword_ends = list(map(_FIRST, keywords))
+        keyword_deltas = list(map(self._keywords.__getitem__, map(_SECOND, keywords)))
+        # Keyword ends stay in bytes: only the few near a candidate are ever measured in
+        # code points, where the byte distance alone cannot decide.
+        to_char = None if len(data) == len(text) else _offset_map(data, longest)
+        window = self.catalog.window
         out: list[Candidate] = []
         allow = self.catalog.allow_list
         allow_patterns = self.catalog.allow_patterns
         for (ident, bstart), bend in longest.items():
-            spec = self._specs[ident]
-            anchor = start = to_char[bstart]
-            end = to_char[bend]
+            spec = specs[ident]
+            if to_char is None:
+                anchor = start = bstart
+                end = bend
+            else:
+                anchor = start = to_char[bstart]
+                end = to_char[bend]
             if spec.extend is not None:
                 span = spec.extend(text, start, end)
                 if span is None:
@@ -132,59 +147,60 @@ class Scanner:
             if value in allow or (allow_patterns and any(p.fullmatch(value)
                                                          for p in allow_patterns)):
                 continue
-            if keywords:
-                if start == anchor:
-                    at = bstart
+            if keyword_ends:
+                if start == anchor or to_char is None:
+                    at = bstart + start - anchor
                 elif start > anchor:
-                    at = bstart + len(text[anchor:start].encode("utf-8", "replace"))
+                    at = bstart + len(text[anchor:start].encode("utf-8"))
                 else:
-                    at = bstart - len(text[start:anchor].encode("utf-8", "replace"))
-                score += self._context(spec.type, data, at, start, keyword_ends, keywords,
-                                       segments)
-            out.append(Candidate(spec.type, start, end, min(score, 1.0), value))
+                    at = bstart - len(text[start:anchor].encode("utf-8"))
+                score += _context(spec.type, keyword_ends, keyword_deltas, data, at, start,
+                                  window, segments)
+            if score > 1.0:
+                score = 1.0
+            out.append(Candidate(spec.type, start, end, score, value))
         return out
 
-    def _context(self, kind: str, data: bytes, at: int, start: int, ends: list[int],
-                 keywords: list[tuple[int, int]], segments: Sequence[int]) -> float:
-        """Boost and penalty from keywords ending within the window before byte `at`."""
-        window = self.catalog.window
-        index = bisect.bisect_left(ends, at - 4 * window)
-        if index >= len(ends) or ends[index] > at:
-            return 0.0
-        floor = start - window
-        if segments:
-            seg = bisect.bisect_right(segments, start) - 1
-            if seg >= 0:
-                floor = max(floor, segments[seg])
-        boost = penalty = 0.0
-        while index < len(ends) and ends[index] <= at:
-            delta = self._keywords[keywords[index][1]].deltas.get(kind)
-            if delta is not None:
-                gap = at - ends[index]  # bytes; code points only when it could matter
-                distance = gap if gap <= window and not segments else len(
-                    data[ends[index]:at].decode("utf-8", "replace"))
-                if start - distance >= floor:
-                    if delta > 0:
-                        boost = max(boost, delta)
-                    else:
-                        penalty = min(penalty, delta)
-            index += 1
-        return boost + penalty
+def _context(kind: str, ends: list[int], deltas: list[dict[str, float]], data: bytes,
+             at: int, start: int, window: int, segments: Sequence[int]) -> float:
+    """Boost and penalty from keywords ending within `window` code points before `start`
+    (byte `at`), and not before the start of its segment."""
+    index = bisect.bisect_left(ends, at - 4 * window)  # a code point is at most 4 bytes
+    count = len(ends)
+    if index >= count or ends[index] > at:
+        return 0.0
+    floor = start - window
+    if segments:
+        seg = bisect.bisect_right(segments, start) - 1
+        if seg >= 0 and segments[seg] > floor:
+            floor = segments[seg]
+    boost = penalty = 0.0
+    while index < count and ends[index] <= at:
+        delta = deltas[index].get(kind)
+        if delta is not None:
+            gap = at - ends[index]  # bytes; code points only when it could matter
+            distance = gap if gap <= window and not segments else len(
+                data[ends[index]:at].decode("utf-8", "replace"))
+            if start - distance >= floor:
+                if delta > 0:
+                    if delta > boost:
+                        boost = delta
+                elif delta < penalty:
+                    penalty = delta
+        index += 1
+    return boost + penalty
 
 
-def _offset_map(data: bytes, spans: dict[tuple[int, int], int], ascii_only: bool
-                ) -> dict[int, int]:
-    """Byte offsets of the matches -> code-point offsets."""
-    offsets = sorted({o for (_, s), e in spans.items() for o in (s, e)})
-    if ascii_only:
-        return {o: o for o in offsets}
-    out: dict[int, int] = {}
-    byte_at = char_at = 0
-    for offset in offsets:
-        char_at += len(data[byte_at:offset].decode("utf-8", errors="replace"))
-        byte_at = offset
-        out[offset] = char_at
-    return out
+def _offset_map(data: bytes, spans: dict[tuple[int, int], int]) -> dict[int, int]:
+    """Byte offsets of the matches (at code-point boundaries) -> code-point offsets.
+
+    One pass over the sorted offsets, decoding each gap; the loop runs in C (map,
+    accumulate) because a large text has thousands of offsets.
+    """
+    bounds = sorted({*spans.values(), *map(_SECOND, spans)})
+    gaps = map(bytes.decode, map(data.__getitem__, map(slice, [0, *bounds], bounds)),
+               repeat("utf-8"), repeat("replace"))
+    return dict(zip(bounds, accumulate(map(len, gaps)), strict=True))
 
 
 def _keyword_table(catalog: Catalog) -> dict[str, list[tuple[str, float]]]:

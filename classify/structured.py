@@ -14,8 +14,8 @@ import csv
 import functools
 import io
 import re
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from typing import NamedTuple
 
 from classify import extenders, validators
 from classify.catalog import Catalog
@@ -30,9 +30,8 @@ _WEAK_SCORE = 0.45  # whole-value shapes (names, addresses): reported only in a 
 _COORD_HINTS = frozenset({"lat", "latitude", "lng", "lon", "longitude", "纬度", "经度"})
 
 
-@dataclass(frozen=True, slots=True)
-class Cell:
-    """One scalar value with where it came from."""
+class Cell(NamedTuple):
+    """One scalar value with where it came from (a tuple: documents have many)."""
 
     path: str
     column: str
@@ -44,26 +43,60 @@ class Cell:
 
 
 def json_cells(obj: object) -> list[Cell]:
-    """Every string and number in a parsed JSON value, depth first, with JSONPath."""
+    """Every string and number in a parsed JSON value, in document order, with JSONPath."""
     out: list[Cell] = []
-    stack: list[tuple[object, str, str, str, str]] = [(obj, "$", "$", "$", "")]
-    while stack:
-        node, path, column, record, header = stack.pop()
-        if isinstance(node, Mapping):
-            for key, child in reversed(list(node.items())):
+    append = out.append
+    # Depth first with an explicit stack (no recursion limit on deep documents); each frame
+    # is an iterator over one container's children, and leaves never go on the stack.
+    frames: list[tuple[Iterator[tuple[object, object]], bool, str, str, str, str]] = []
+    if not _push(frames, obj, "$", "$", "$", ""):
+        _leaf(append, obj, "$", "$", "$", "")
+    while frames:
+        children, keyed, path, column, record, header = frames[-1]
+        for key, child in children:
+            if keyed:
                 name = str(key)
                 step = key_step(name)
-                stack.append((child, path + step, column + step, record, name))
-        elif isinstance(node, list | tuple):
-            for index in range(len(node) - 1, -1, -1):
-                sub = f"{path}[{index}]"
-                stack.append((node[index], sub, column + "[*]",
-                              sub if record == "$" else record, header))
-        elif isinstance(node, str):
-            out.append(Cell(path, column, header, record, node))
-        elif isinstance(node, int | float) and not isinstance(node, bool):
-            out.append(Cell(path, column, header, record, str(node)))
+                sub, sub_column, sub_record, sub_header = (path + step, column + step, record,
+                                                           name)
+            else:
+                sub = f"{path}[{key}]"
+                sub_column, sub_record, sub_header = (column + "[*]",
+                                                      sub if record == "$" else record, header)
+            if isinstance(child, str):
+                append(_cell((sub, sub_column, sub_header, sub_record, child, -1, -1)))
+            elif _push(frames, child, sub, sub_column, sub_record, sub_header):
+                break  # descend; this frame's iterator resumes after the child
+            else:
+                _leaf(append, child, sub, sub_column, sub_record, sub_header)
+        else:
+            frames.pop()
     return out
+
+
+def _cell(fields: tuple[str, str, str, str, str, int, int]) -> Cell:
+    return tuple.__new__(Cell, fields)  # NamedTuple.__new__ without its Python-level wrapper
+
+
+def _push(frames: list[tuple[Iterator[tuple[object, object]], bool, str, str, str, str]],
+          node: object, path: str, column: str, record: str, header: str) -> bool:
+    """Put a container's children on the stack; False for a scalar."""
+    if isinstance(node, dict) or (not isinstance(node, str | list | tuple | int | float)
+                                  and isinstance(node, Mapping)):
+        frames.append((iter(node.items()), True, path, column, record, header))
+        return True
+    if isinstance(node, list | tuple):
+        frames.append((enumerate(node), False, path, column, record, header))
+        return True
+    return False
+
+
+def _leaf(append: Callable[[Cell], None], node: object, path: str, column: str, record: str,
+          header: str) -> None:
+    if isinstance(node, str):
+        append(_cell((path, column, header, record, node, -1, -1)))
+    elif isinstance(node, int | float) and not isinstance(node, bool):
+        append(_cell((path, column, header, record, str(node), -1, -1)))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -161,25 +194,54 @@ def whole_value(cell: Cell, hints: frozenset[str]) -> list[Candidate]:
 
 def decide_columns(cells: list[Cell], found: list[list[Candidate]],
                    hints: Mapping[str, frozenset[str]], catalog: Catalog) -> dict[str, str]:
-    """Tag each column with the type most of its values match (see module docstring)."""
+    """Tag each column with the type most of its values match (see module docstring).
+
+    When two types match equally many values (an 18-digit ID that is also card-shaped), the
+    one whose best candidate scored higher wins, then the first by name: never the order
+    in which a set happened to list them.
+    """
     totals: dict[str, int] = {}
-    counts: dict[str, dict[str, int]] = {}
+    counts: dict[str, dict[str, list[float]]] = {}  # column -> type -> [values, top score]
     for cell, cands in zip(cells, found, strict=True):
-        totals[cell.column] = totals.get(cell.column, 0) + 1
-        per = counts.setdefault(cell.column, {})
-        for kind in {c.type for c in cands if c.score > 0}:
-            per[kind] = per.get(kind, 0) + 1
+        column = cell.column
+        totals[column] = totals.get(column, 0) + 1
+        if not cands:
+            continue
+        per = counts.get(column)
+        if per is None:
+            per = counts[column] = {}
+        if len(cands) == 1:
+            scores = {cands[0].type: cands[0].score} if cands[0].score > 0 else {}
+        else:
+            scores = {}
+            for cand in cands:
+                if cand.score > 0 and cand.score > scores.get(cand.type, 0.0):
+                    scores[cand.type] = cand.score
+        for kind, score in scores.items():
+            entry = per.get(kind)
+            if entry is None:
+                per[kind] = [1, score]
+            else:
+                entry[0] += 1
+                if score > entry[1]:
+                    entry[1] = score
     tags: dict[str, str] = {}
-    for column, per in counts.items():
-        best: tuple[float, str] | None = None
-        for kind, count in per.items():
-            share = count / totals[column]
-            hinted = kind in hints.get(column, ())
-            if not hinted and totals[column] < catalog.min_values:
+    for column in totals:  # in order of first appearance
+        per = counts.get(column)
+        if not per:
+            continue
+        total = totals[column]
+        column_hints = hints.get(column, frozenset())
+        best: tuple[float, float, str] | None = None
+        for kind in sorted(per):
+            count, top = per[kind]
+            share = count / total
+            hinted = kind in column_hints
+            if not hinted and total < catalog.min_values:
                 continue  # a lone value is not a column: it needs its header to vouch
             need = catalog.header_share if hinted else catalog.column_share
-            if share >= need and (best is None or share > best[0]):
-                best = (share, kind)
+            if share >= need and (best is None or (share, top) > best[:2]):
+                best = (share, top, kind)
         if best is not None:
-            tags[column] = best[1]
+            tags[column] = best[2]
     return tags
