@@ -60,13 +60,15 @@ def open_audit(options: GatewayRuntimeOptions, metrics: GatewayMetrics) -> Audit
 
 def default_inspector(metrics: GatewayMetrics | None = None) -> ResponseInspector:
     """Response DLP with classify/'s default catalog and a small verdict cache."""
-    counter = metrics.cache if metrics is not None else None
+    inspector = MaskingInspector(Classifier.default())
+    if metrics is None:
+        return CachingInspector(inspector)
+    hits, misses = metrics.cache.labels("dlp", "hit"), metrics.cache.labels("dlp", "miss")
 
     def lookup(hit: bool) -> None:
-        if counter is not None:
-            counter.labels("dlp", "hit" if hit else "miss").inc()
+        (hits if hit else misses).inc()
 
-    return CachingInspector(MaskingInspector(Classifier.default()), on_lookup=lookup)
+    return CachingInspector(inspector, on_lookup=lookup)
 
 
 def build_gateway(config: GatewayConfig, options: GatewayRuntimeOptions, *,

@@ -8,12 +8,14 @@ because one hash chain cannot have two writers.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import os
 import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -66,9 +68,11 @@ async def serve_ingress(config: GatewayConfig, options: GatewayRuntimeOptions, *
         ca_dir = config.tls.client_ca.parent
     needs_ca = config.tls is not None and (config.tls.client_cert != "off"
                                            or bool(config.tls.trusted_xfcc_from))
+    token_hits, token_misses = (metrics.cache.labels("token", "hit"),
+                                metrics.cache.labels("token", "miss"))
     authenticator = CachedAuthenticator(
         build_authenticator(config, ca_dir if needs_ca else None),
-        on_lookup=lambda hit: metrics.cache.labels("token", "hit" if hit else "miss").inc())
+        on_lookup=lambda hit: (token_hits if hit else token_misses).inc())
     ssl_context = server_context(config.tls) if config.tls is not None else None
     policy = config.policy
     key = None
@@ -104,6 +108,7 @@ async def serve_ingress(config: GatewayConfig, options: GatewayRuntimeOptions, *
         scheme = "https" if ssl_context is not None else "http"
         _log.info("listening", extra={"url": f"{scheme}://{config.listen.ingress}",
                                       "pid": os.getpid(), "zones": len(config.zones),
+                                      "event_loop": type(asyncio.get_running_loop()).__module__,
                                       "policy_revision": pdp.engine.revision,
                                       "audit_log": str(options.audit_log)})
         stop = stop or asyncio.Event()
@@ -194,7 +199,23 @@ def run(config: GatewayConfig, options: GatewayRuntimeOptions, *, ca_dir: Path |
         decision_log: Path | None, reuse_port: bool) -> None:
     """Blocking entry for the CLI; raises GatewayError subclasses for setup failures."""
     try:
-        asyncio.run(serve_ingress(config, options, ca_dir=ca_dir, decision_log=decision_log,
-                                  reuse_port=reuse_port))
+        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+            runner.run(serve_ingress(config, options, ca_dir=ca_dir, decision_log=decision_log,
+                                     reuse_port=reuse_port))
     except OSError as exc:
         raise IngressSetupError(f"cannot serve: {exc.strerror or exc}") from None
+
+
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop when uvloop is installed, else None (asyncio's own loop).
+
+    uvloop is optional, as in uvicorn's `--loop auto`, and not a dependency: measured on
+    the data plane it cut the CPU per streamed request by about 17 %, with no measurable
+    change when response DLP dominates (docs/gateway.md, Performance).
+    """
+    try:
+        uvloop = importlib.import_module("uvloop")
+    except ImportError:
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory

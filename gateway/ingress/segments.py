@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from gateway.ingress.errors import IngressSetupError
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+_MEMO = 4096  # addresses whose segment is remembered (then start afresh)
 
 
 class SegmentMap:
@@ -28,9 +29,22 @@ class SegmentMap:
                     raise IngressSetupError(
                         f"segment {name!r}: not an IP network: {cidr!r}") from None
         self._table = tuple(sorted(table, key=lambda item: item[0].prefixlen, reverse=True))
+        # the table never changes, so an address's segment never does: parse it once
+        self._memo: dict[str, str] = {}
 
     def segment_of(self, address: str) -> str:
         """The segment name of an address ('' when none or not an IP address)."""
+        if not self._table:
+            return ""
+        found = self._memo.get(address)
+        if found is None:
+            found = self._lookup(address)
+            if len(self._memo) >= _MEMO:
+                self._memo.clear()
+            self._memo[address] = found
+        return found
+
+    def _lookup(self, address: str) -> str:
         try:
             ip = ipaddress.ip_address(address)
         except ValueError:

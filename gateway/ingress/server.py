@@ -28,6 +28,7 @@ from gateway.ingress.devices import DeviceTrustSource
 from gateway.ingress.dlp import ResponseInspector
 from gateway.ingress.errors import DeviceTrustUnavailable, RequestRejected
 from gateway.ingress.headers import upstream_request_headers
+from gateway.ingress.instruments import BoundLabels
 from gateway.ingress.options import GatewayRuntimeOptions
 from gateway.ingress.paths import normalise_target
 from gateway.ingress.ratelimit import RateLimiter
@@ -47,6 +48,7 @@ from gateway.pdp.port import Decision, JSONObject, PDPUnavailable, PolicyEngine
 
 _log = logging.getLogger("zonegate.ingress")
 JWKS_PATH = RESERVED_PREFIX + "jwks.json"
+_PEER_MEMO = 4096  # peers whose trusted-proxy verdict is remembered (then start afresh)
 
 
 class IngressGateway:
@@ -70,6 +72,14 @@ class IngressGateway:
                                    burst_seconds=options.rate_limit_burst_seconds)
         self.segments = SegmentMap(options.segments)
         self._trusted = tuple(ipaddress.ip_network(n, strict=False) for n in trusted_proxies)
+        self._trusted_peers: dict[str, bool] = {}
+        # per-request metrics, their children bound once (see instruments.py)
+        self._requests = BoundLabels(metrics.requests)
+        self._request_seconds = BoundLabels(metrics.request_seconds)
+        self._decisions = BoundLabels(metrics.decisions)
+        self._upstream_seconds = BoundLabels(metrics.upstream_seconds)
+        self._upstream_errors = BoundLabels(metrics.upstream_errors)
+        self._dlp = BoundLabels(metrics.dlp)
         self._proto = "https" if tls else "http"
         self._session: aiohttp.ClientSession | None = None
         metrics.policy_ready.set(1 if engine is not None else 0)
@@ -152,11 +162,20 @@ class IngressGateway:
                                   if self.engine is not None else "", **body})
 
     def _from_trusted_proxy(self, peer: str) -> bool:
+        if not self._trusted:
+            return False
+        known = self._trusted_peers.get(peer)
+        if known is not None:
+            return known
         try:
             address = ipaddress.ip_address(peer)
         except ValueError:
             return False
-        return any(address in net for net in self._trusted)
+        trusted = any(address in net for net in self._trusted)
+        if len(self._trusted_peers) >= _PEER_MEMO:
+            self._trusted_peers.clear()
+        self._trusted_peers[peer] = trusted
+        return trusted
 
     def _header_limits(self, request: web.BaseRequest) -> None:
         raw = request.raw_headers
@@ -182,8 +201,8 @@ class IngressGateway:
             trail.status, trail.outcome = 500, "internal-error"
             resp = web.json_response({"error": "internal_error"}, status=500)
         elapsed = time.perf_counter() - started
-        self.metrics.request_seconds.labels(trail.zone or "-").observe(elapsed)
-        self.metrics.requests.labels(trail.zone or "-", str(trail.status)).inc()
+        self._request_seconds(trail.zone or "-").observe(elapsed)
+        self._requests(trail.zone or "-", str(trail.status)).inc()
         await self._audit(trail, elapsed)
         if not resp.prepared:
             # buffered answers leave only once their audit record is durable
@@ -261,7 +280,7 @@ class IngressGateway:
             decision_id = trail.decision_id = decision.decision_id
         trail.allow, trail.reasons = decision.allow, decision.reasons
         for reason in decision.reasons or ("none",):
-            self.metrics.decisions.labels("allow" if decision.allow else "deny", reason).inc()
+            self._decisions("allow" if decision.allow else "deny", reason).inc()
         verdict = core.enforce(identity, decision, decision_id)
         if isinstance(verdict, core.Respond):
             return await self._reply(request, trail, verdict)
@@ -344,17 +363,17 @@ class IngressGateway:
             up = await open_upstream(self.session(), request.method, url, headers, body,
                                      self.options)
         except UpstreamFailed as exc:
-            self.metrics.upstream_errors.labels(zone_name, exc.kind).inc()
+            self._upstream_errors(zone_name, exc.kind).inc()
             return await self._reply(request, trail,
                                      core.upstream_failed(504 if exc.status == 504 else 502,
                                                           trail.decision_id))
-        self.metrics.upstream_seconds.labels(zone_name).observe(time.perf_counter() - started)
+        self._upstream_seconds(zone_name).observe(time.perf_counter() - started)
         try:
             resp, info = await relay(request, up, zone=zone, ceiling=verdict.ceiling,
                                      decision_id=trail.decision_id, inspector=self.inspector,
                                      options=self.options)
         except UpstreamFailed as exc:
-            self.metrics.upstream_errors.labels(zone_name, exc.kind).inc()
+            self._upstream_errors(zone_name, exc.kind).inc()
             return await self._reply(request, trail,
                                      core.upstream_failed(502, trail.decision_id))
         finally:
@@ -367,8 +386,8 @@ class IngressGateway:
         trail.response_level, trail.dlp = info.response_level, info.dlp
         trail.outcome = f"{info.cut}-cut" if info.cut else "forwarded"
         if info.cut == "upstream":
-            self.metrics.upstream_errors.labels(trail.zone, "cut").inc()
-        self.metrics.dlp.labels(trail.zone, info.dlp).inc()
+            self._upstream_errors(trail.zone, "cut").inc()
+        self._dlp(trail.zone, info.dlp).inc()
 
     async def _audit(self, trail: RequestTrail, elapsed: float) -> None:
         revision = self.engine.revision if self.engine is not None else ""

@@ -10,7 +10,6 @@ itself when the revision of the policy in force changes (a reload).
 
 from __future__ import annotations
 
-import copy
 import json
 import time
 from collections import OrderedDict
@@ -22,15 +21,17 @@ from gateway.pdp.metrics import metrics_for
 from gateway.pdp.port import Decision, JSONObject, PDPError, PolicyEngine
 
 VOLATILE = (("request", "id"), ("request", "time"))
+# one encoder for every key: json.dumps with options builds a new encoder on each call
+_KEY_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
 def cache_key(input_doc: JSONObject) -> str:
     """Canonical JSON of `input_doc` without the per-request fields."""
-    doc = copy.copy(input_doc)
+    doc = dict(input_doc)
     request = doc.get("request")
     if isinstance(request, dict):
-        doc["request"] = {k: v for k, v in request.items() if k not in ("id", "time")}
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"), allow_nan=False)
+        doc["request"] = {k: v for k, v in request.items() if k != "id" and k != "time"}
+    return _KEY_ENCODER.encode(doc)
 
 
 class DecisionCache:
@@ -52,6 +53,9 @@ class DecisionCache:
         self._entries: OrderedDict[str, tuple[float, Decision]] = OrderedDict()
         self._revision: str | None = None
         self._metrics = metrics_for(registry)
+        # bound once: a lookup happens on every request
+        self._hit_counter = self._metrics.cache_lookups.labels(result="hit")
+        self._miss_counter = self._metrics.cache_lookups.labels(result="miss")
         self.hits = 0
         self.misses = 0
 
@@ -101,7 +105,7 @@ class DecisionCache:
             self.hits += 1
         else:
             self.misses += 1
-        self._metrics.cache_lookups.labels(result="hit" if hit else "miss").inc()
+        (self._hit_counter if hit else self._miss_counter).inc()
         self._metrics.cache_hit_ratio.set(self.hit_ratio)
 
 

@@ -29,6 +29,8 @@ from gateway.pdp.rego import compile_policy, engine_message, new_engine
 from gateway.pdp.source import PolicySource, load_source
 
 DEFAULT_DECISION = "zonegate/authz/decision"
+# built once: json.dumps with options builds a new encoder on every call
+_INPUT_ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
 
 
 def rule_path(decision: str) -> str:
@@ -99,7 +101,7 @@ class CompiledPolicy:
     def evaluate_raw(self, input_doc: JSONObject) -> JSONValue:
         """The raw result of the decision rule; raises `PDPUnavailable` on any failure."""
         try:
-            text = json.dumps(input_doc, allow_nan=False, separators=(",", ":"))
+            text = _INPUT_ENCODER.encode(input_doc)
         except (TypeError, ValueError) as exc:
             raise PDPUnavailable(f"policy input is not JSON: {exc}") from None
         engine = self.engine()
