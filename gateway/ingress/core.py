@@ -229,3 +229,15 @@ def dlp_action(found_level: str, ceiling: str, mode: DLPMode) -> DLPAction:
     if level_rank(found_level) <= level_rank(ceiling):
         return "pass"
     return "block" if mode == "block" else "mask"
+
+
+def masking_suffices(changed: bool, residual_level: str | None, ceiling: str) -> bool:
+    """Whether a masked body may be released in place of one above the ceiling.
+
+    Only when masking changed it and the masked body, classified again, is within the
+    ceiling: combination and volume rules (many people's phone numbers in one answer) can
+    keep a body above the ceiling after every single finding above it was masked, and such
+    a body is refused like one with nothing to mask. An unknown residual level refuses.
+    """
+    return changed and residual_level is not None \
+        and level_rank(residual_level) <= level_rank(ceiling)

@@ -30,13 +30,17 @@ class Inspection:
 
     level: str
     masked_body: bytes | None  # None when masking left the body unchanged
+    # the level of the masked body, scanned again: combination and volume rules can keep
+    # it above the ceiling after every single finding above it was masked (None: unmasked)
+    residual_level: str | None = None
 
 
 class ResponseInspector(Protocol):
     """Port: classify a response body and mask what lies above `ceiling`."""
 
     def inspect(self, body: bytes, content_type: str, ceiling: str) -> Inspection:
-        """Return the body's level (before masking) and the masked body if it changed.
+        """Return the body's level (before masking) and the masked body if it changed,
+        with the masked body's own level (`residual_level`).
 
         Raises Uninspectable when the body cannot be read as text at all.
         """
@@ -100,11 +104,15 @@ class MaskingInspector:
                 # comparison then (another masker may return an equal copy)
                 if masked is document or masked == document:
                     return Inspection(level, None)
+                _again, residual = self._masker.mask_json(masked, ceiling)
                 out = json.dumps(masked, ensure_ascii=False, separators=(",", ":"))
-                return Inspection(level, out.encode("utf-8"))
+                return Inspection(level, out.encode("utf-8"), residual.level or "L1")
         masked_text, result = self._masker.mask_text(text, ceiling)
         level = result.level or "L1"
-        return Inspection(level, None if masked_text == text else masked_text.encode("utf-8"))
+        if masked_text == text:
+            return Inspection(level, None)
+        _again_text, residual = self._masker.mask_text(masked_text, ceiling)
+        return Inspection(level, masked_text.encode("utf-8"), residual.level or "L1")
 
 
 class CachingInspector:

@@ -149,8 +149,9 @@ async def _send_inspected(up: aiohttp.ClientResponse,
                             dlp="refused")
         found = Inspection(level=zone.level, masked_body=None)
     action = core.dlp_action(found.level, ceiling, zone.dlp_mode)
-    if action == "block" or (action == "mask" and found.masked_body is None):
-        # above the ceiling and nothing could be masked: never release it
+    if action == "block" or (action == "mask" and not core.masking_suffices(
+            found.masked_body is not None, found.residual_level, ceiling)):
+        # above the ceiling, and masking left nothing or not enough: never release it
         resp, info = _refused(core.response_blocked("response-above-clearance", decision_id),
                               dlp="blocked")
         info.response_level = found.level

@@ -32,6 +32,7 @@ from gateway.metrics import GatewayMetrics
 from gateway.pdp.port import Decision, JSONObject, PDPUnavailable
 
 RESIDENT_ID = "11010519491231002X"  # a valid check digit
+PHONE_BOOK = [f"138{n:08d}" for n in range(10_000_000, 10_000_150)]  # distinct mobiles
 INSPECTOR = default_inspector()  # built once: loading the catalog is not free
 
 
@@ -119,6 +120,9 @@ class Upstream:
             return web.Response(text=f"id={RESIDENT_ID}", content_type="application/json")
         if name == "big":
             return web.json_response([record] * 200)
+        if name == "phone-book":
+            # 150 people's numbers (L3 each, L4 by volume) and one resident ID (L4)
+            return web.json_response({"owner": RESIDENT_ID, "phones": PHONE_BOOK})
         if name == "big-chunked":
             resp = web.StreamResponse(headers={"Content-Type": "application/json"})
             await resp.prepare(request)

@@ -108,6 +108,15 @@ def test_dlp_action(found: str, ceiling: str, mode: str, action: str) -> None:
     assert core.dlp_action(found, ceiling, mode) == action  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(("changed", "residual", "ceiling", "release"), [
+    (True, "L3", "L3", True), (True, "L1", "L3", True), (True, "L4", "L3", False),
+    (False, "L1", "L3", False), (True, None, "L3", False), (True, "L6", "L5", False),
+])
+def test_masking_suffices(changed: bool, residual: str | None, ceiling: str,
+                          release: bool) -> None:
+    assert core.masking_suffices(changed, residual, ceiling) is release
+
+
 @pytest.mark.parametrize(("identity", "trust", "risk"), [
     (ALICE, "trusted", 0), (ALICE, "unknown", 30), (ANON, "unknown", 70),
     (ANON, "trusted", 40), (ALICE, "quarantined", 100),

@@ -29,6 +29,19 @@ def test_masking_inspector(body: bytes, ctype: str, ceiling: str, level: str,
         assert RESIDENT_ID.encode() not in verdict.masked_body
 
 
+def test_residual_level_is_the_masked_body_scanned_again() -> None:
+    phones = [f"138{n:08d}" for n in range(10_000_000, 10_000_150)]
+    book = json.dumps({"owner": RESIDENT_ID, "phones": phones}).encode()
+    verdict = INSPECTOR.inspect(book, "application/json", "L3")
+    assert verdict.masked_body is not None and RESIDENT_ID.encode() not in verdict.masked_body
+    assert verdict.residual_level == "L4"  # 150 people's phone numbers, by volume
+    single = INSPECTOR.inspect(RECORD, "application/json", "L3")
+    assert single.residual_level is not None and single.residual_level <= "L3"
+    text = INSPECTOR.inspect(f"id {RESIDENT_ID} ".encode() + " ".join(phones).encode(),
+                             "text/plain", "L3")
+    assert text.masked_body is not None and text.residual_level == "L4"
+
+
 @pytest.mark.parametrize(("body", "ctype"), [
     (b"\xff\xfe\x00binary", "text/plain"),
     (b"[" * 100_000 + b"]" * 100_000, "application/json"),

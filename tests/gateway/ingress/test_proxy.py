@@ -8,7 +8,7 @@ from typing import Any
 import jwt
 import pytest
 
-from tests.gateway.ingress.conftest import RESIDENT_ID, Harness, raw_http, status_of
+from tests.gateway.ingress.conftest import PHONE_BOOK, RESIDENT_ID, Harness, raw_http, status_of
 
 
 async def test_allowed_request_is_forwarded_with_signed_assertion(gw: Harness) -> None:
@@ -197,6 +197,22 @@ async def test_block_mode_refuses_instead_of_masking(harness_factory: Any) -> No
         assert resp.status == 403
         assert (await resp.json())["reasons"] == ["response-above-clearance"]
     assert gw.audit_events()[-1]["response_level"] == "L4"
+
+
+async def test_volume_above_clearance_is_refused_even_after_masking(gw: Harness) -> None:
+    # Masking the one resident ID leaves 150 people's phone numbers: still L4 by volume, so
+    # the masked body must not be released to an L3 caller (nor is the one without the ID)
+    async with gw.client.get(f"{gw.url}/zones/health/phone-book",
+                             headers=gw.token("doctor", clearance="L3")) as resp:
+        assert resp.status == 403
+        body = await resp.read()
+    assert json.loads(body)["reasons"] == ["response-above-clearance"]
+    assert PHONE_BOOK[0].encode() not in body
+    event = gw.audit_events()[-1]
+    assert (event["response_level"], event["dlp"]) == ("L4", "blocked")
+    async with gw.client.get(f"{gw.url}/zones/health/phone-book", headers=gw.token()) as resp:
+        assert resp.status == 200  # an L4 caller reads it whole
+        assert (await resp.json())["phones"] == PHONE_BOOK
 
 
 async def test_reserved_endpoints(gw: Harness) -> None:
