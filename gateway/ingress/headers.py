@@ -1,9 +1,10 @@
 """Which headers cross the gateway, in each direction.
 
 Inbound, the client never decides what the upstream believes: hop-by-hop headers (and
-those the Connection header names), every `X-Zonegate-*`, `X-Forwarded-Client-Cert`, and
-the client's own `X-Forwarded-*` are dropped; `Authorization` is dropped unless the zone
-asks for it. The gateway then adds its own forwarding headers and signed assertion.
+those the Connection header names), every `X-Zonegate-*`, `X-Forwarded-Client-Cert`, the
+client's own `X-Forwarded-*` and `Forwarded`, and the identity, client-address, path and
+method claims other proxies and frameworks trust (`_IDENTITY_DROP`, `_IDENTITY_PREFIXES`)
+are dropped; `Authorization` is dropped unless the zone asks for it. The gateway then adds its own forwarding headers and signed assertion.
 """
 
 from __future__ import annotations
@@ -20,6 +21,22 @@ _INBOUND_DROP = frozenset({
     "host", "content-length", "expect", "accept-encoding", "x-forwarded-client-cert",
     "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-real-ip", "forwarded",
 })
+# Identity, client-address, path and method claims that front proxies, auth proxies and
+# web frameworks believe (oauth2-proxy, Kubernetes, IAP, ALB, Azure, Cloudflare, IIS,
+# Express/Symfony method overrides): a client must not be able to assert any of them to
+# the upstream, which may trust them more than the signed assertion.
+_IDENTITY_DROP = frozenset({
+    "remote-user", "x-user", "x-user-id", "x-userid", "x-user-email", "x-user-name",
+    "x-username", "x-email", "x-groups", "x-roles", "x-jwt-assertion", "x-id-token",
+    "x-access-token", "x-client-ip", "true-client-ip", "cf-connecting-ip",
+    "x-cluster-client-ip", "x-original-forwarded-for", "x-remote-addr", "x-client-cert",
+    "x-client-verify", "x-client-dn", "x-arr-clientcert", "x-original-url",
+    "x-rewrite-url", "x-original-uri", "x-original-method", "x-http-method-override",
+    "x-http-method", "x-method-override",
+})
+_IDENTITY_PREFIXES = ("x-forwarded-", "x-auth-request-", "x-remote-", "x-ssl-",
+                      "ssl-client-", "x-amzn-oidc-", "x-goog-authenticated-user-",
+                      "x-goog-iap-", "x-ms-client-principal", "x-pomerium-", "cf-access-")
 _RESPONSE_DROP = frozenset({"content-length", "content-encoding"})
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 RESERVED_PREFIX = "x-zonegate-"
@@ -51,7 +68,8 @@ def upstream_request_headers(
     out: list[tuple[str, str]] = []
     for name, value in pairs:
         lower = name.lower()
-        if lower in drop or lower.startswith(RESERVED_PREFIX):
+        if (lower in drop or lower in _IDENTITY_DROP or lower.startswith(RESERVED_PREFIX)
+                or lower.startswith(_IDENTITY_PREFIXES)):
             continue
         if lower == "authorization" and not forward_authorization:
             continue

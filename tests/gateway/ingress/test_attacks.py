@@ -40,6 +40,30 @@ async def test_forged_gateway_headers_never_reach_upstream(gw: Harness) -> None:
     assert values["x-forwarded-for"] == "127.0.0.1"
 
 
+IDENTITY_CLAIMS = [
+    "X-Forwarded-User: admin", "X-Forwarded-Email: root@city.example",
+    "X-Forwarded-Groups: security-officer", "X-Auth-Request-User: admin",
+    "X-Auth-Request-Email: root@city.example", "Remote-User: admin", "X-Remote-User: admin",
+    "X-Remote-Group: system:masters", "X-User-Id: 1", "X-SSL-Client-Cert: forged",
+    "X-Client-Cert: forged", "X-Original-URL: /zones/health/records/1",
+    "X-Rewrite-URL: /zones/health/records/1", "X-HTTP-Method-Override: DELETE",
+    "X-Real-IP: 10.9.9.9", "True-Client-IP: 10.9.9.9", "CF-Connecting-IP: 10.9.9.9",
+    "X-Amzn-Oidc-Identity: admin", "X-Goog-Authenticated-User-Email: accounts.google.com:x",
+    "Cf-Access-Jwt-Assertion: forged", "X-MS-Client-Principal-Name: admin",
+    "X-Pomerium-Jwt-Assertion: forged",
+]
+
+
+async def test_client_identity_claims_never_reach_upstream(gw: Harness) -> None:
+    response = await raw_http(gw.port, _request(gw, "/zones/transport/x", *IDENTITY_CLAIMS,
+                                                 "X-Request-Tag: kept"))
+    assert status_of(response) == 200
+    names = {k.lower() for k, _ in gw.upstream.seen[-1]["headers"]}
+    leaked = {line.split(":", 1)[0].lower() for line in IDENTITY_CLAIMS} & names
+    assert not leaked
+    assert "x-request-tag" in names  # ordinary application headers still pass
+
+
 async def test_xfcc_from_untrusted_peer_is_not_believed(gw: Harness) -> None:
     xfcc = "X-Forwarded-Client-Cert: By=spiffe://city.example/gw;URI=spiffe://city.example/x"
     response = await raw_http(gw.port, _request(gw, "/zones/health/records/1", xfcc,
