@@ -4,7 +4,8 @@ Inbound, the client never decides what the upstream believes: hop-by-hop headers
 those the Connection header names), every `X-Zonegate-*`, `X-Forwarded-Client-Cert`, the
 client's own `X-Forwarded-*` and `Forwarded`, and the identity, client-address, path and
 method claims other proxies and frameworks trust (`_IDENTITY_DROP`, `_IDENTITY_PREFIXES`)
-are dropped; `Authorization` is dropped unless the zone asks for it. The gateway then adds its own forwarding headers and signed assertion.
+are dropped; `Authorization` is dropped unless the zone asks for it. The gateway then
+adds its own forwarding headers and signed assertion.
 """
 
 from __future__ import annotations
