@@ -49,13 +49,16 @@ class RateLimiter:
         wait = 0.0
         for key in keys:
             bucket = self._buckets.get(key)
-            if bucket is None or bucket.rate != per_minute:
+            if bucket is None:
                 bucket = _Bucket(tokens=capacity, stamp=now, rate=per_minute)
                 self._buckets[key] = bucket
             else:
                 self._buckets.move_to_end(key)
-                bucket.tokens = min(capacity, bucket.tokens + (now - bucket.stamp) * rate)
-                bucket.stamp = now
+                # refill at the rate the tokens were earned under, then hold at most the
+                # new capacity: a changed limit (another zone's policy) never refills it
+                earned = max(0.0, now - bucket.stamp) * bucket.rate / 60.0
+                bucket.tokens = min(capacity, bucket.tokens + earned)
+                bucket.stamp, bucket.rate = now, per_minute
             if bucket.tokens < 1.0:
                 wait = max(wait, (1.0 - bucket.tokens) / rate)
             buckets.append(bucket)

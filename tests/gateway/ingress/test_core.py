@@ -201,6 +201,19 @@ def test_rate_limiter_buckets_and_memory_bound() -> None:
     assert limiter.take(("z",), 0, 0.0) == 60
 
 
+def test_rate_limiter_a_changed_limit_never_refills_the_bucket() -> None:
+    limiter = RateLimiter(burst_seconds=10)
+    assert [limiter.take(("a",), 60, 0.0) for _ in range(10)] == [0] * 10  # emptied
+    # alternating between zones whose policies set other limits earns nothing extra
+    for limit in (120, 60, 30, 120):
+        assert limiter.take(("a",), limit, 0.0) > 0
+    assert limiter.take(("a",), 120, 0.5) == 0  # 0.5 s at 120/min earned one token
+    assert limiter.take(("a",), 6, 0.5) > 0
+    # a lower limit's smaller capacity holds: 100 s at 6/min refill at most 1 token
+    limiter.take(("b",), 600, 0.0)
+    assert [limiter.take(("b",), 6, 100.0) for _ in range(2)][1] > 0
+
+
 def test_assertion_verifies_with_published_jwks() -> None:
     signer = AssertionSigner.generate("https://gateway.city.example")
     token = signer.mint(zone="health", subject=ALICE.subject, decision_id="d-9", now=1000)
