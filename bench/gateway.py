@@ -8,8 +8,9 @@ Rows (wrk, one thread, same upstream, one worker each unless said):
   wrk repeats one token, so the verified-identity cache answers after the first), the
   embedded Rego engine running policies/ (with its decision cache),
   zone routing and path normalisation, quarantine lookup, the hash-chained audit log
-  (group commit + fsync), response DLP (classify/ masks the resident ID and phone of the
-  ~1 KB JSON: the open zone caps responses at L1) and the signed X-Zonegate-Assertion;
+  (background fsync, the default `--audit-sync`), response DLP (classify/ masks the
+  resident ID and phone of the ~1 KB JSON: the open zone caps responses at L1) and the
+  signed X-Zonegate-Assertion;
   "repeated body" lets the DLP verdict cache hit, "unique bodies" (nginx puts
   $request_id in each body) never does: that is the worst case;
 - audit without fsync: the same with `--audit-sync off` (the cost of durability);
