@@ -199,6 +199,8 @@ def _read_input(path: Path) -> JSONObject:
         raise PDPError(f"input {path}: not UTF-8") from None
     except json.JSONDecodeError as exc:
         raise PDPError(f"input {path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise PDPError(f"input {path}: JSON nested too deeply") from None
     if not isinstance(doc, dict):
         raise PDPError(f"input {path}: must be a JSON object (the policy input)")
     return doc

@@ -164,9 +164,23 @@ class PolicyReloader:
         return True
 
     async def run(self) -> None:
-        """Poll forever (cancel the task to stop)."""
+        """Poll forever (cancel the task to stop).
+
+        A check that fails in a way `prepare_policy` did not foresee must not end the
+        polling (later edits would then never be activated, silently): it is logged with
+        its traceback, counted as a failed reload and kept in `last_error`; the policy in
+        force stays, and the next change of the bundle is tried again.
+        """
         while True:
-            await self.check()
+            try:
+                await self.check()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - reported, counted, never swallowed
+                self.last_error = f"{self.path}: reload failed unexpectedly: " \
+                                  f"{type(exc).__name__}: {exc}"
+                self._metrics.reloads.labels(result="failure").inc()
+                log.exception("policy reload failed, %s stays in force", self.engine.revision)
             await asyncio.sleep(self.interval)
 
     def start(self) -> asyncio.Task[None]:

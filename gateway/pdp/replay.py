@@ -56,17 +56,21 @@ class ReplayReport:
 def read_log(path: Path) -> Iterator[LoggedDecision]:
     """Events of a JSONL decision log; a malformed line raises `PDPError` naming it."""
     try:
-        handle = path.open(encoding="utf-8")
+        handle = path.open("rb")  # decoded per line, so a bad byte names its line
     except OSError as exc:
         raise PDPError(f"{path}: cannot read: {exc.strerror}") from None
     with handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
                 continue
             try:
-                event = json.loads(line)
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                event = json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                raise PDPError(f"{path}:{number}: not UTF-8 (byte {exc.start})") from None
+            except json.JSONDecodeError as exc:
                 raise PDPError(f"{path}:{number}: not a JSON event: {exc}") from None
+            except RecursionError:
+                raise PDPError(f"{path}:{number}: JSON nested too deeply") from None
             if not isinstance(event, dict) or not isinstance(event.get("input"), dict):
                 raise PDPError(f"{path}:{number}: not a decision event (no input object)")
             result = event.get("result")

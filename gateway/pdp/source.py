@@ -67,7 +67,10 @@ def _from_directory(root: Path) -> PolicySource:
             continue
         if file.suffix not in (".rego", ".json") and file.name != ".manifest":
             continue
-        size = file.stat().st_size
+        try:
+            size = file.stat().st_size
+        except OSError as exc:  # removed or unreadable while the folder was being read
+            raise PolicyLoadError(f"{file}: cannot read: {exc.strerror}") from None
         if size > MAX_FILE_BYTES:
             raise PolicyLoadError(f"{file}: {size} bytes is larger than {MAX_FILE_BYTES}")
         try:
@@ -163,6 +166,8 @@ def _json(raw: bytes, where: str) -> JSONValue:
         raise PolicyLoadError(f"{where}:{exc.lineno}: invalid JSON: {exc.msg}") from None
     except ValueError as exc:
         raise PolicyLoadError(f"{where}: invalid JSON: {exc}") from None
+    except RecursionError:
+        raise PolicyLoadError(f"{where}: JSON nested too deeply") from None
     return value
 
 

@@ -220,3 +220,31 @@ def test_console_entry_point(args: tuple[str, ...], code: int, text: str) -> Non
     assert result.returncode == code
     assert text in result.stdout + result.stderr
     assert "Traceback" not in result.stderr
+
+
+DEEP_JSON = "[" * 50_000 + "]" * 50_000
+
+
+@pytest.mark.parametrize("verb", ["test", "check"])
+def test_deeply_nested_policy_data_is_one_line(tmp_path: Path, verb: str) -> None:
+    import shutil
+
+    bundle = tmp_path / "policies"
+    shutil.copytree(POLICIES, bundle)
+    (bundle / "data" / "deep.json").write_text(DEEP_JSON)
+    _one_line_error(zonegate(verb, str(bundle)), "nested too deeply")
+
+
+def test_deeply_nested_eval_input_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "input.json"
+    path.write_text(DEEP_JSON)
+    _one_line_error(zonegate("eval", "--input", str(path), "--bundle", str(POLICIES)),
+                    "nested too deeply")
+
+
+def test_replay_log_with_a_bad_byte_names_its_line(tmp_path: Path) -> None:
+    log = tmp_path / "decisions.jsonl"
+    event = json.dumps({"decision_id": "d1", "input": {"subject": {}}})
+    log.write_bytes(event.encode() + b"\n" + b'{"input": "\xff"}\n')
+    _one_line_error(zonegate("replay", "--decisions", str(log), "--bundle", str(POLICIES)),
+                    f"{log}:2: not UTF-8")

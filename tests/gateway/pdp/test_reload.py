@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
@@ -101,3 +102,44 @@ async def test_background_task_starts_and_stops(policy_dir: Path,
     assert not task.done()
     await reloader.stop()
     assert task.cancelled()
+
+
+async def test_deeply_nested_data_is_refused_and_polling_goes_on(
+        policy_dir: Path, registry: CollectorRegistry) -> None:
+    # once, a RecursionError out of the JSON reader ended the reload task for good
+    engine = EmbeddedEngine.from_path(policy_dir)
+    reloader = PolicyReloader(engine, policy_dir, registry=registry)
+    deep = policy_dir / "data" / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    before = engine.revision
+    assert await reloader.check() is False
+    assert reloader.last_error is not None and "nested too deeply" in reloader.last_error
+    assert engine.revision == before
+    deep.unlink()
+    _edit(policy_dir / "data" / "zones.json", '"level": "L4"', '"level": "L4" ')
+    assert await reloader.check() is True  # still polling: the next change is activated
+
+
+async def test_an_unforeseen_failure_does_not_end_polling(
+        policy_dir: Path, registry: CollectorRegistry, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = EmbeddedEngine.from_path(policy_dir)
+    reloader = PolicyReloader(engine, policy_dir, interval_seconds=0.01, registry=registry)
+    calls = 0
+
+    async def flaky() -> bool:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise MemoryError("simulated")
+        return False
+
+    monkeypatch.setattr(reloader, "check", flaky)
+    task = reloader.start()
+    for _ in range(500):  # polls, bounded
+        if calls >= 3:
+            break
+        await asyncio.sleep(0.01)
+    await reloader.stop()
+    assert calls >= 3 and task.cancelled()
+    assert reloader.last_error is not None and "MemoryError" in reloader.last_error
+    assert _metric(registry, "zonegate_pdp_policy_reloads_total", result="failure") == 1
