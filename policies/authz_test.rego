@@ -123,10 +123,10 @@ microsegmentation_cases := [
 	 "allow": false, "reasons": ["zone-not-permitted"]},
 	{"note": "records-sync service", "patch": {"subject": {
 		"type": "service", "roles": [], "groups": [], "clearance": "L1",
-		"spiffe_id": "spiffe://city.example/ns/health/sa/records-sync"}},
+		"spiffe_id": "spiffe://city.example/zone/health/svc/records-sync"}},
 	 "allow": true, "reasons": [], "obligations": {"max_level": "L4"}},
 	{"note": "a user carrying the service's SPIFFE ID", "patch": {"subject": {
-		"roles": [], "groups": [], "spiffe_id": "spiffe://city.example/ns/health/sa/records-sync"}},
+		"roles": [], "groups": [], "spiffe_id": "spiffe://city.example/zone/health/svc/records-sync"}},
 	 "allow": false, "reasons": ["zone-not-permitted"]},
 	{"note": "anyone authenticated on open data", "patch": _open, "allow": true, "reasons": [],
 	 "obligations": {"max_level": "L1"}},
