@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -21,6 +22,9 @@ from opa_client.opa_async import AsyncOpaClient
 
 from gateway.pdp.embedded import decision_from_raw, rule_path
 from gateway.pdp.port import Decision, JSONObject, JSONValue, PDPError, PDPUnavailable
+
+
+_PROBE_TTL = 1.0  # seconds a readiness probe's answer is reused
 
 
 class OPAEngine:
@@ -57,6 +61,7 @@ class OPAEngine:
         self._session_lock = asyncio.Lock()
         self._started = False
         self._revision = "opa:unknown"
+        self._probed: tuple[float, str | None] | None = None  # (monotonic time, problem)
 
     @property
     def revision(self) -> str:
@@ -101,6 +106,26 @@ class OPAEngine:
         self._note_revision(body.get("provenance"))
         result: JSONValue = body.get("result")
         return decision_from_raw(result)
+
+    async def probe(self) -> str | None:
+        """Whether OPA answers the decision now: None, or why not (for `/readyz`).
+
+        Asks the decision itself with an empty input, as a request would, so that an OPA
+        that is up but has not loaded the bundle (undefined decision) is not ready. The
+        answer is kept for a second, so probes cannot load OPA.
+        """
+        now = time.monotonic()
+        if self._probed is not None and now - self._probed[0] < _PROBE_TTL:
+            return self._probed[1]
+        problem: str | None = None
+        try:
+            await self.evaluate({})
+        except PDPUnavailable as exc:
+            problem = str(exc)
+        except PDPError as exc:  # a malformed decision: no request could be served
+            problem = f"OPA at {self.url} returned a malformed decision: {exc}"
+        self._probed = (now, problem)
+        return problem
 
     def _note_revision(self, provenance: JSONValue) -> None:
         if not isinstance(provenance, dict):

@@ -120,6 +120,22 @@ class Decision:
         )
 
 
+async def readiness(engine: object) -> str | None:
+    """Why `engine` cannot decide right now (None: it can).
+
+    An engine that can become unready on its own (a remote OPA without its bundle, or
+    down) has ``async def probe() -> str | None``; wrappers expose their inner engine as
+    `inner`. An in-process engine that holds a compiled policy is always ready.
+    """
+    while engine is not None:
+        probe = getattr(engine, "probe", None)
+        if callable(probe):
+            problem: str | None = await probe()
+            return problem
+        engine = getattr(engine, "inner", None)
+    return None
+
+
 class PolicyEngine(Protocol):
     """One-method port to a policy decision point, plus lifecycle.
 
