@@ -134,6 +134,7 @@ class ArpSpoof(_Detector):
     severity: Severity = 80
     gateway_severity: Severity = 90
     rebind_seconds: Seconds = 3600
+    known_bindings: dict[IP, MAC] = Field(default_factory=dict)  # IP -> its only owner
 
 
 class RogueDhcp(_Detector):
@@ -159,7 +160,8 @@ class CoapAmplification(_Detector):
 
 
 class ModbusWrite(_Detector):
-    severity: Severity = 80
+    severity: Severity = 80  # a writer not in the configured `masters`
+    severity_without_masters: Severity = 60  # no `masters` configured: below quarantine
     masters: tuple[IP, ...] = ()
 
 
@@ -192,6 +194,14 @@ class Quarantine(_Strict):
     min_severity: Severity = 80
     rules: tuple[str, ...] = ()  # empty: every rule at or above min_severity
     duration_seconds: Annotated[float, Field(ge=0)] = 3600  # 0: until lifted
+
+
+class Routers(_Strict):
+    """When a MAC is taken for a router: its frames carry other hosts' source addresses."""
+
+    macs: tuple[MAC, ...] = ()  # known routers, from the first frame
+    min_source_ips: Annotated[int, Field(ge=2, le=16)] = 3  # IPv4 addresses or IPv6 /64s
+    window_seconds: Seconds = 3600
 
 
 class Response(_Strict):
@@ -243,6 +253,7 @@ class MonitorConfig(_Strict):
     )
     gateway_ips: tuple[IP, ...] = ()
     trusted_devices: tuple[MAC, ...] = ()
+    routers: Routers = Routers()
     incident_idle_seconds: Seconds = 300
     max_devices: Annotated[int, Field(ge=1)] = 100_000
     max_peers: Annotated[int, Field(ge=1, le=4096)] = 64

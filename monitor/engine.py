@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from monitor.alerts import Detection, Incident
+from monitor.alerts import Detection
 from monitor.config import MonitorConfig
 from monitor.decode import LINKTYPE_ETHERNET, decode, quoted_datagram
 from monitor.detectors import DetectorContext, build_detectors
@@ -25,7 +25,8 @@ from monitor.protocols.discovery import ssdp_server
 from monitor.protocols.dns import QTYPE_A, QTYPE_AAAA, DnsMessage, parse_dns
 from monitor.protocols.modbus import parse_modbus
 from monitor.protocols.mqtt import parse_mqtt
-from monitor.quarantine import QuarantineEntry, QuarantineFile
+from monitor.quarantine import QuarantineFile
+from monitor.response import QuarantineResponse
 
 _UDP_FLOW_LIMIT = 1 << 18
 _TRANSPORT = {6: "tcp", 17: "udp"}
@@ -41,7 +42,7 @@ class EngineStats:
     non_ip: int = 0
     first_ts: float | None = None
     last_ts: float | None = None
-    quarantined: list[str] = field(default_factory=list)
+    quarantined: list[str] = field(default_factory=list)  # the response's own list
 
 
 class Engine:
@@ -54,13 +55,16 @@ class Engine:
         self.config = config
         self.inventory = inventory
         inventory.bucket_seconds = config.detectors.volume_spike.bucket_seconds
+        inventory.configure_routers(config.gateway_ips, config.routers.macs,
+                                    config.routers.min_source_ips,
+                                    config.routers.window_seconds)
         self.learn_seconds = config.learn_seconds if learn_seconds is None else learn_seconds
         self.quarantine = quarantine
-        self._clock = clock
-        self.book = IncidentBook(sinks, config.incident_idle_seconds, on_open=self._respond)
+        self.response = QuarantineResponse(config, inventory, quarantine, clock)
+        self.book = IncidentBook(sinks, config.incident_idle_seconds, on_open=self.response)
         self.ctx = DetectorContext(config, inventory, self._report)
         self.detectors = build_detectors(self.ctx)
-        self.stats = EngineStats()
+        self.stats = EngineStats(quarantined=self.response.quarantined)
         self._next_tick = 0.0
         self._learning_closed = self.learn_seconds <= 0
         self._udp_flows: dict[tuple[str | None, int, str | None, int], float] = {}
@@ -266,28 +270,3 @@ class Engine:
 
     def _report(self, det: Detection) -> None:
         self.book.report(det)
-
-    def _respond(self, incident: Incident) -> None:
-        policy = self.config.response.quarantine
-        if self.quarantine is None or not policy.enabled:
-            return
-        det = incident.first
-        if incident.severity < policy.min_severity or (policy.rules
-                                                       and det.rule_id not in policy.rules):
-            return
-        rec = self.inventory.device_for(det.src_mac, det.src_ip)
-        device_id = rec.device_id if rec is not None else (det.src_mac or f"ip:{det.src_ip}")
-        ips = sorted(rec.ips) if rec is not None and rec.ips else []
-        if not ips and det.src_ip and det.rule_id != "arp_spoof":
-            ips = [det.src_ip]  # an ARP spoofer's source.ip is the victim's claimed IP
-        now = self._clock()
-        until = now + dt.timedelta(seconds=policy.duration_seconds) \
-            if policy.duration_seconds else None
-        self.quarantine.add(QuarantineEntry(
-            device_id=device_id, mac=det.src_mac or (rec.mac if rec else None), ips=tuple(ips),
-            reason=det.rule_id, rule_id=det.rule_id, since=now, until=until,
-        ))
-        if rec is not None:
-            rec.trust = "quarantined"
-            rec.quarantine_reason = det.rule_id
-        self.stats.quarantined.append(device_id)

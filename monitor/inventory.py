@@ -5,6 +5,13 @@ last seen, vendor from OUI, DHCP hostname / vendor class / option-55 fingerprint
 SSDP names, protocols and services, peers, byte and packet rates, the learned baseline and
 the trust state. It survives restarts as a JSON file written atomically
 (temp + fsync + rename); a malformed file raises InventoryError and is never overwritten.
+
+A MAC whose frames carry other hosts' source addresses is a router, not a terminal: one that
+sent from a `gateway_ips` address, is listed in `routers.macs`, or sent from
+`routers.min_source_ips` distinct IPv4 addresses (or IPv6 /64 prefixes; unspecified and
+link-local sources not counted) within `routers.window_seconds`. The flag is sticky and
+saved (`"router": true`); a router's record keeps only its gateway IPs, so neither the
+IP index nor a quarantine ever gives a routed host's address to the router.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ TRUST_STATES = ("trusted", "unknown", "quarantined")
 _MAX_IPS = 16
 _MAX_NAMES = 16
 _MAX_SET = 256
+_MAX_SOURCES = 32  # recent source addresses tracked per MAC until it is known as a router
 FORMAT_VERSION = 1
 
 BucketListener = Callable[["DeviceRecord", int, float], None]
@@ -56,6 +64,8 @@ class DeviceRecord:
     quarantine_reason: str | None = None
     baseline: set[str] = field(default_factory=set)
     baselined: bool = False
+    router: bool = False
+    sources: dict[str, float] = field(default_factory=dict)  # source IP -> last seen
     bucket_start: float = -1.0
     bucket_bytes: int = 0
     bucket_packets: int = 0
@@ -75,6 +85,7 @@ class DeviceRecord:
             "rate_packets_per_s": round(self.rate_packets, 3),
             "trust": self.trust, "quarantine_reason": self.quarantine_reason,
             "baselined": self.baselined, "baseline": sorted(self.baseline),
+            "router": self.router,
         }
 
     @classmethod
@@ -105,6 +116,7 @@ class DeviceRecord:
                 quarantine_reason=_opt_str(raw.get("quarantine_reason")),
                 baseline=_str_set(raw.get("baseline", [])),
                 baselined=bool(raw.get("baselined", False)),
+                router=bool(raw.get("router", False)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InventoryError(f"{where}: {exc}") from None
@@ -143,8 +155,24 @@ class Inventory:
         self.max_peers = max_peers
         self.bucket_seconds = bucket_seconds
         self.trusted = set(trusted)
+        self.gateways: frozenset[str] = frozenset()
+        self.router_macs: frozenset[str] = frozenset()
+        self.router_min_sources = 3
+        self.router_window = 3600.0
         self.refused_devices = 0
         self._bucket_listeners: list[BucketListener] = []
+
+    def configure_routers(self, gateways: Iterable[str], macs: Iterable[str] = (),
+                          min_sources: int = 3, window_seconds: float = 3600.0) -> None:
+        """Set how routers are told from terminals; applies to records already loaded."""
+        self.gateways = frozenset(gateways)
+        self.router_macs = frozenset(macs)
+        self.router_min_sources = min_sources
+        self.router_window = window_seconds
+        for rec in self.devices.values():
+            if not rec.router and (rec.mac in self.router_macs
+                                   or not self.gateways.isdisjoint(rec.ips)):
+                self.mark_router(rec)
 
     def on_bucket(self, listener: BucketListener) -> None:
         """Call `listener(device, bytes, seconds)` when a device's traffic bucket closes."""
@@ -189,10 +217,17 @@ class Inventory:
             rec.bucket_bytes += size
             rec.bucket_packets += 1
             ip = pkt.src_ip
-            if ip is not None and ip not in rec.ips and len(rec.ips) < _MAX_IPS \
-                    and self.is_local(ip):
-                rec.ips.add(ip)
-                self.by_ip[ip] = rec.device_id
+            if ip is not None:
+                if not rec.router and mac is not None:
+                    sources = rec.sources
+                    if ip in sources:
+                        sources[ip] = ts
+                    else:
+                        self._new_source(rec, ip, ts)
+                if ip not in rec.ips and len(rec.ips) < _MAX_IPS and self.is_local(ip) \
+                        and (not rec.router or ip in self.gateways):
+                    rec.ips.add(ip)
+                    self.by_ip[ip] = rec.device_id
         dst = pkt.dst_mac
         if dst is not None:
             peer = self.devices.get(dst)
@@ -209,8 +244,56 @@ class Inventory:
                            bucket_start=ts)
         if mac is not None and mac in self.trusted:
             rec.trust = "trusted"
+        if mac is not None and mac in self.router_macs:
+            rec.router = True
         self.devices[device_id] = rec
         return rec
+
+    def _new_source(self, rec: DeviceRecord, ip: str, ts: float) -> None:
+        if ip in self.gateways:
+            self.mark_router(rec)
+            return
+        sources = rec.sources
+        if len(sources) >= _MAX_SOURCES:
+            cutoff = ts - self.router_window
+            for old in [k for k, seen in sources.items() if seen < cutoff]:
+                del sources[old]
+            if len(sources) >= _MAX_SOURCES:
+                self.mark_router(rec)
+                return
+        sources[ip] = ts
+        if len(sources) >= self.router_min_sources \
+                and self._distinct_sources(rec, ts) >= self.router_min_sources:
+            self.mark_router(rec)
+
+    def _distinct_sources(self, rec: DeviceRecord, now: float) -> int:
+        """The larger of: recent IPv4 source addresses, recent IPv6 source /64 prefixes."""
+        cutoff = now - self.router_window
+        v4 = 0
+        v6: set[bytes] = set()
+        for ip, seen in rec.sources.items():
+            if seen < cutoff or not counts_as_source(ip):
+                continue
+            if ":" in ip:
+                v6.add(ipaddress.IPv6Address(ip).packed[:8])
+            else:
+                v4 += 1
+        return max(v4, len(v6))
+
+    def mark_router(self, rec: DeviceRecord) -> None:
+        """Take `rec` for a router: forget the routed hosts' addresses it was given."""
+        rec.router = True
+        rec.sources.clear()
+        for ip in [i for i in rec.ips if i not in self.gateways]:
+            rec.ips.discard(ip)
+            if self.by_ip.get(ip) == rec.device_id:
+                del self.by_ip[ip]
+
+    def recent_ips(self, rec: DeviceRecord, now: float) -> list[str]:
+        """The local addresses `rec` sent from within the router window before `now`."""
+        cutoff = now - self.router_window
+        return sorted(ip for ip, seen in rec.sources.items()
+                      if seen >= cutoff and ip in rec.ips)
 
     def _roll(self, rec: DeviceRecord, ts: float) -> None:
         if rec.bucket_start >= 0:
@@ -286,6 +369,13 @@ class Inventory:
             self.devices[rec.device_id] = rec
             for ip in rec.ips:
                 self.by_ip[ip] = rec.device_id
+
+
+def counts_as_source(ip: str) -> bool:
+    """False for the unspecified and link-local sources every host may use besides its own."""
+    if ip in ("0.0.0.0", "::"):  # noqa: S104 - compared, not bound
+        return False
+    return not ip.startswith("169.254.") and ip[:3].lower() not in ("fe8", "fe9", "fea", "feb")
 
 
 def write_atomically(path: Path, data: bytes, error: type[Exception]) -> None:

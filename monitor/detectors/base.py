@@ -50,7 +50,14 @@ class DetectorContext:
                severity: int, message: str, evidence: Evidence | None = None, *,
                reverse: bool = False, src_ip: str | None = None, src_mac: str | None = None,
                dst_port: int | None = None) -> None:
-        """Build a Detection from a packet (swapping ends when `reverse`) and emit it."""
+        """Build a Detection from a packet (swapping ends when `reverse`) and emit it.
+
+        The source is the host responsible. When the MAC comes from the frame and belongs to
+        a router, that host is the source IP, not the router: `source.mac` is left out, the
+        device is ``ip:<source IP>`` and the router's MAC goes to evidence `forwarded_by`.
+        An explicit `src_mac` (the ARP claimant) is always the source.
+        """
+        frame_mac = src_mac is None
         if reverse:
             s_ip, s_mac, d_ip, d_port = pkt.dst_ip, pkt.dst_mac, pkt.src_ip, pkt.sport
         else:
@@ -65,11 +72,22 @@ class DetectorContext:
         if pkt.src_ip_raw and pkt.dst_ip_raw and pkt.proto:
             cid = community_id_raw(pkt.src_ip_raw, pkt.dst_ip_raw, pkt.proto, pkt.sport,
                                    pkt.dport)
-        device = self.inventory.device_for(s_mac, s_ip)
+        evidence = evidence or {}
+        inventory = self.inventory
+        device_id: str | None
+        if s_mac is not None:
+            rec = inventory.devices.get(s_mac)
+            if frame_mac and s_ip is not None and rec is not None and rec.router:
+                evidence = {**evidence, "forwarded_by": s_mac}
+                s_mac, device_id = None, "ip:" + s_ip
+            else:
+                device_id = rec.device_id if rec is not None else s_mac
+        else:
+            rec = inventory.device_for(None, s_ip)
+            device_id = rec.device_id if rec is not None and not rec.router else None
         self.emit(Detection(
             rule_id=rule_id, ts=pkt.ts, key=key, severity=severity, message=message,
             src_ip=s_ip, src_mac=s_mac, dst_ip=d_ip,
             dst_port=d_port if pkt.proto in (6, 17) else None, transport=pkt.proto,
-            community_id=cid, device_id=device.device_id if device else s_mac,
-            evidence=evidence or {},
+            community_id=cid, device_id=device_id, evidence=evidence,
         ))

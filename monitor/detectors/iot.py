@@ -8,7 +8,10 @@ coap_amplification: a CoAP server whose responses to one peer exceed `ratio` tim
 requests it got from it, and at least `min_response_bytes`, in the window; source is the
 reflecting server, destination the (probably spoofed) victim.
 modbus_write: a write function code (5, 6, 15, 16, 22, 23) from a host not in `masters`
-and not seen writing during the learning window.
+and not seen writing during the learning window. At `severity` (80, the default quarantine
+threshold) only when `masters` is configured; without it the real master may simply not
+have written while learning (or there was no learning window), so the alert is raised at
+`severity_without_masters` (60), below the default quarantine threshold.
 """
 
 from __future__ import annotations
@@ -103,6 +106,8 @@ class ModbusWrite:
         self.ctx = ctx
         self.cfg = ctx.config.detectors.modbus_write
         self.masters = set(self.cfg.masters)
+        self.severity = self.cfg.severity if self.cfg.masters \
+            else self.cfg.severity_without_masters
 
     def on_modbus(self, pkt: Packet, pdus: list[ModbusPdu]) -> None:
         if pkt.dport != 502 or pkt.src_ip is None:
@@ -116,9 +121,10 @@ class ModbusWrite:
             if pkt.src_ip in self.masters:
                 continue
             self.ctx.detect(
-                "modbus_write", pkt, (pkt.src_ip, pkt.dst_ip), self.cfg.severity,
+                "modbus_write", pkt, (pkt.src_ip, pkt.dst_ip), self.severity,
                 f"{pkt.src_ip} sent Modbus {WRITE_FUNCTIONS[pdu.function]} to "
-                f"{pkt.dst_ip} unit {pdu.unit}, and is not a known master",
+                f"{pkt.dst_ip} unit {pdu.unit}, and is not a "
+                f"{'configured' if self.cfg.masters else 'known'} master",
                 {"function_code": pdu.function, "function": WRITE_FUNCTIONS[pdu.function],
-                 "unit": pdu.unit},
+                 "unit": pdu.unit, "masters_configured": bool(self.cfg.masters)},
             )

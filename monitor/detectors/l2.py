@@ -1,8 +1,13 @@
 """Layer-2 attacks: ARP spoofing and rogue DHCP servers.
 
-arp_spoof: an ARP reply or gratuitous ARP binds an IP to a MAC other than the one bound in
-the last `rebind_seconds`; a gateway IP (config `gateway_ips`) claimed by a new MAC is always
-reported, at `gateway_severity`. `source.ip` is the claimed IP, `source.mac` the claimant.
+arp_spoof: an ARP request, reply or gratuitous ARP from a MAC that contradicts the IP's
+established binding. The established owner is the configured one (`known_bindings`), else
+the first MAC seen claiming the IP. The owner re-announcing itself is never a spoof, even
+right after a spoofer's claim, and the binding stays with it however often the spoofer
+claims. A claim moves the binding without an alert when it comes from a `trusted_devices`
+MAC (not for a configured binding), or when the owner has not confirmed it for
+`rebind_seconds` (an address reassigned; never for a `gateway_ips` address, whose claims are
+reported at `gateway_severity`). `source.ip` is the claimed IP, `source.mac` the claimant.
 
 rogue_dhcp: a DHCP OFFER or ACK from a server not in `allowed_servers`. Servers seen in the
 learning window are learned as allowed; with neither list nor learning, the first server
@@ -23,7 +28,9 @@ class ArpSpoof:
         self.ctx = ctx
         self.cfg = ctx.config.detectors.arp_spoof
         self.gateways = frozenset(ctx.config.gateway_ips)
-        self._bindings: dict[str, tuple[str, float]] = {}
+        self.trusted = frozenset(ctx.config.trusted_devices)
+        self.configured = dict(self.cfg.known_bindings)
+        self._owners: dict[str, tuple[str, float]] = {}  # IP -> (owner MAC, last confirmed)
 
     def on_arp(self, pkt: Packet) -> None:
         arp = pkt.arp
@@ -32,23 +39,29 @@ class ArpSpoof:
         if arp.op not in (1, 2):  # requests and replies both bind the sender's IP
             return
         ip, mac = arp.sender_ip, arp.sender_mac
-        old = self._bindings.get(ip)
-        if len(self._bindings) >= _TABLE_LIMIT:
-            self._bindings.clear()
-        self._bindings[ip] = (mac, pkt.ts)
-        if old is None or old[0] == mac:
-            return
         is_gateway = ip in self.gateways
-        if not is_gateway and pkt.ts - old[1] > self.cfg.rebind_seconds:
+        owner = self.configured.get(ip)
+        last: float | None = None
+        if owner is None:
+            known = self._owners.get(ip)
+            if known is None or known[0] == mac or mac in self.trusted or (
+                    not is_gateway and pkt.ts - known[1] > self.cfg.rebind_seconds):
+                if known is None and len(self._owners) >= _TABLE_LIMIT:
+                    self._owners.clear()
+                self._owners[ip] = (mac, pkt.ts)
+                return
+            owner, last = known
+        elif owner == mac:
             return
         severity = self.cfg.gateway_severity if is_gateway else self.cfg.severity
         what = "the gateway's IP " if is_gateway else ""
+        since = "by configuration" if last is None \
+            else f"confirmed {pkt.ts - last:.0f}s before"
         self.ctx.detect(
             "arp_spoof", pkt, (ip, mac), severity,
-            f"{mac} claims {what}{ip}, bound to {old[0]} "
-            f"{pkt.ts - old[1]:.0f}s before",
-            {"claimed_ip": ip, "previous_mac": old[0], "new_mac": mac, "gateway": is_gateway,
-             "arp_op": arp.op},
+            f"{mac} claims {what}{ip}, which is bound to {owner} ({since})",
+            {"claimed_ip": ip, "previous_mac": owner, "new_mac": mac, "gateway": is_gateway,
+             "binding": "learned" if last is not None else "configured", "arp_op": arp.op},
             src_ip=ip, src_mac=mac,
         )
 

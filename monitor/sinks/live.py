@@ -10,24 +10,36 @@ from monitor.alerts import Incident, rfc3339
 
 
 class LiveTable:
-    """Redraws the open and recent incidents after each alert (at most 4 times a second)."""
+    """The open and recent incidents, redrawn 4 times a second with their current counts.
+
+    The sink gets one document when an incident opens and one when it closes, like every
+    sink; it keeps the `Incident` itself, which the incident book updates in place as
+    detections fold into it, and rich's refresh thread renders it afresh on every redraw.
+    So the count, severity and last seen of an open incident move on screen while the
+    NDJSON, HTTP and other sinks still get exactly one record per opening and closing.
+    """
 
     def __init__(self, console: Console, limit: int = 20) -> None:
         self._incidents: dict[str, Incident] = {}
         self._limit = limit
-        self._live = Live(self._render(), console=console, refresh_per_second=4,
-                          transient=False)
+        self._live = Live(console=console, refresh_per_second=4, transient=False,
+                          get_renderable=self._render)
         self._live.start()
 
     def emit(self, doc: dict[str, object], incident: Incident) -> None:
-        self._incidents[incident.id] = incident
-        self._live.update(self._render())
+        self._incidents[incident.id] = incident  # drawn by the next refresh
+
+    def refresh(self) -> None:
+        """Redraw now (the refresh thread does it 4 times a second anyway)."""
+        self._live.refresh()
 
     def _render(self) -> Table:
         table = Table(title="zonegate monitor: incidents")
         for column in ("rule", "severity", "source", "destination", "count", "first", "last"):
             table.add_column(column)
-        recent = sorted(self._incidents.values(), key=lambda i: i.last_seen, reverse=True)
+        # list() copies in one C call, so the refresh thread never sees the dict resize
+        recent = sorted(list(self._incidents.values()), key=lambda i: i.last_seen,
+                        reverse=True)
         for inc in recent[: self._limit]:
             det = inc.last
             dst = f"{det.dst_ip}:{det.dst_port}" if det.dst_port is not None else det.dst_ip
@@ -37,5 +49,5 @@ class LiveTable:
         return table
 
     def close(self) -> None:
-        self._live.update(self._render())
+        self._live.refresh()
         self._live.stop()

@@ -133,6 +133,29 @@ def mirai_syn() -> list[Packet]:
     return [tcp(CAM_IP, target, 44444, 23, "S", T0, seq=seq)]
 
 
+ROUTED_BOT, ROUTED_NEIGHBOUR = "10.1.0.5", "10.1.0.6"  # behind the router GW
+
+
+def routed(src: str, dst: str, dport: int, flags: str, ts: float, seq: int = 1000,
+           router: str = GW) -> Packet:
+    """A TCP segment from `src` on another subnet, as the router forwards it onto ours."""
+    return at(Ether(src=router, dst=mac(dst)) / IP(src=src, dst=dst)
+              / TCP(sport=44444, dport=dport, flags=flags, seq=seq), ts)
+
+
+def routed_mirai(own: bool = True, neighbour: bool = True) -> list[Packet]:
+    """The router speaks for itself, forwards an innocent neighbour, then a Mirai SYN."""
+    out: list[Packet] = []
+    if own:
+        out.append(tcp(GW_IP, CAM_IP, 53, 40000, "A", T0))
+    if neighbour:
+        out.append(routed(ROUTED_NEIGHBOUR, CAM_IP, 443, "S", T0 + 1))
+    target = "10.0.0.77"
+    seq = int.from_bytes(bytes(int(p) for p in target.split(".")), "big")
+    out.append(routed(ROUTED_BOT, target, 23, "S", T0 + 2, seq=seq))
+    return out
+
+
 def ssh_bruteforce(attempts: int = 12) -> list[Packet]:
     out: list[Packet] = []
     for i in range(attempts):
@@ -263,6 +286,12 @@ def _arp(hw: str, ip: str, ts: float, op: int = 2) -> Packet:
 
 def arp_spoof_gateway() -> list[Packet]:
     return [_arp(GW, GW_IP, T0), _arp(GW, GW_IP, T0 + 30), _arp(EVIL, GW_IP, T0 + 60)]
+
+
+def arp_flip_back() -> list[Packet]:
+    """The gateway, twice; a spoofer; the gateway re-announcing itself; the spoofer again."""
+    return [_arp(GW, GW_IP, T0), _arp(GW, GW_IP, T0 + 30), _arp(EVIL, GW_IP, T0 + 60),
+            _arp(GW, GW_IP, T0 + 61), _arp(EVIL, GW_IP, T0 + 62)]
 
 
 def arp_steady() -> list[Packet]:
