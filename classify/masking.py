@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import re
 from collections.abc import Callable, Mapping
 from typing import Literal
@@ -162,11 +163,54 @@ MASKS: Mapping[str, Callable[[str], str]] = {
 }
 
 
+_NOT_DIGIT = re.compile(r"\D")
+_NOT_ALNUM = re.compile(r"[^0-9A-Za-z]")
+_PLATE_SEPARATORS = re.compile(r"[\s\-·•]")
+
+
+def _phone_digits(value: str) -> str:
+    digits = _NOT_DIGIT.sub("", value)
+    return digits[2:] if len(digits) == 13 and digits.startswith("86") else digits
+
+
+def _address(value: str) -> str:
+    try:
+        return ipaddress.ip_address(value.strip()).compressed
+    except ValueError:
+        return value.strip().lower()
+
+
+_CANONICAL: Mapping[str, Callable[[str], str]] = {
+    "cn_mobile": _phone_digits,
+    "cn_landline": lambda v: _NOT_DIGIT.sub("", v),
+    "bank_card": lambda v: _NOT_DIGIT.sub("", v),
+    "imei": lambda v: _NOT_DIGIT.sub("", v),
+    "cn_resident_id": lambda v: _NOT_ALNUM.sub("", v).upper(),
+    "cn_uscc": lambda v: _NOT_ALNUM.sub("", v).upper(),
+    "cn_passport": lambda v: _NOT_ALNUM.sub("", v).upper(),
+    "hk_macau_permit": lambda v: _NOT_ALNUM.sub("", v).upper(),
+    "cn_license_plate": lambda v: _PLATE_SEPARATORS.sub("", v).upper(),
+    "email": lambda v: v.strip().lower(),
+    "mac_address": lambda v: _NOT_ALNUM.sub("", v).lower(),
+    "ipv4": _address,
+    "ipv6": _address,
+}
+
+
+def canonical(finding_type: str, value: str) -> str:
+    """The form of `value` a pseudonym is computed from: one person's number written two
+    ways (138-1234-5678, +86 13812345678, 13812345678) gets one pseudonym. Types without a
+    rule (names, addresses, custom types) are taken as written."""
+    normalise = _CANONICAL.get(finding_type)
+    return value if normalise is None else normalise(value)
+
+
 class Masker:
     """Turns a found value into its replacement in one of three modes.
 
     `mask` applies the detector's partial mask, `redact` a fixed marker naming the type,
-    `pseudonym` a keyed HMAC-SHA256 tag that is stable for a value under one key.
+    `pseudonym` a keyed HMAC-SHA256 tag of the type and the value's `canonical` form, stable
+    for a value under one key whatever its formatting.
     """
 
     def __init__(self, mode: str = "mask", key: bytes | None = None) -> None:
@@ -184,7 +228,8 @@ class Masker:
         if self.mode == "pseudonym":
             if self._key is None:  # guarded in __init__; kept for the type checker
                 raise MaskingError("pseudonym mode needs an HMAC key")
-            tag = hmac.new(self._key, f"{finding_type}\x00{value}".encode(),
+            plain = canonical(finding_type, value)
+            tag = hmac.new(self._key, f"{finding_type}\x00{plain}".encode(),
                            hashlib.sha256).hexdigest()[:16]
             return f"{finding_type}_{tag}"
         return MASKS[mask](value)

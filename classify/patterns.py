@@ -28,6 +28,9 @@ class PatternSpec:
     check: Check | None = None
     extend: Extend | None = None
     caseless: bool = False
+    # The check verifies a check digit (and for IDs a date and area), so a value that passes
+    # it in full is trusted over a context word that does not label it (see scanner).
+    checksum: bool = False
 
 
 def _alt(words: tuple[str, ...] | frozenset[str]) -> str:
@@ -84,8 +87,9 @@ def _uscc(text: str, start: int, end: int) -> float | None:
     if not validators.uscc(value):
         return None
     # One 18-digit number in 31 passes the check by chance (order numbers, IDs with a bad
-    # check digit); an all-digit code needs a keyword.
-    return 0.3 if value.isdigit() else 0.85
+    # check digit), and so does one resident ID ending in X in 31: a code with the shape of
+    # a resident ID needs a keyword, so an L1 code never outranks the ID it overlaps.
+    return 0.3 if value[:17].isdigit() and value[17] in "0123456789Xx" else 0.85
 
 
 def _document_number(base: float) -> Check:
@@ -200,17 +204,19 @@ def builtin_patterns(today: Callable[[], _dt.date],
               + "(?:省|市|自治区|壮族自治区|回族自治区|维吾尔自治区|特别行政区)"
               + "|" + _alt(lexicon.CITIES) + "市")
     return [
-        PatternSpec("cn_resident_id", r"\b\d{17}[\dXx]\b", 0.95, _resident_id(today)),
+        PatternSpec("cn_resident_id", r"\b\d{17}[\dXx]\b", 0.95, _resident_id(today),
+                    checksum=True),
         PatternSpec("cn_mobile", r"\b1[3-9]\d{9}\b", 0.85, _mobile),
         PatternSpec("cn_mobile", r"\+86[ -]?1[3-9]\d{9}\b", 0.85, _mobile),
         PatternSpec("cn_mobile", r"\b1[3-9]\d[ -]\d{4}[ -]\d{4}\b", 0.85, _mobile),
         PatternSpec("cn_landline", r"(?:\(0\d{2,3}\)|\b0\d{2,3})[- ]?[2-9]\d{6,7}\b", 0.75,
                     _landline),
         PatternSpec("bank_card", r"\b[2-6]\d{12,18}\b", 0.9,
-                    _bank_card(unverified_card_score)),
+                    _bank_card(unverified_card_score), checksum=True),
         PatternSpec("bank_card", r"\b[2-6]\d{3}(?:[ -]\d{4}){2,3}(?:[ -]\d{1,4})?\b", 0.9,
-                    _bank_card(unverified_card_score)),
-        PatternSpec("bank_card", r"\b6\d{5}[ -]\d{13}\b", 0.9, _bank_card(unverified_card_score)),
+                    _bank_card(unverified_card_score), checksum=True),
+        PatternSpec("bank_card", r"\b6\d{5}[ -]\d{13}\b", 0.9, _bank_card(unverified_card_score),
+                    checksum=True),
         PatternSpec("cn_uscc", r"\b[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}\b", 0.85,
                     _uscc),
         PatternSpec("cn_passport", r"\bE\d{8}\b", 0.55, _document_number(0.55)),

@@ -27,6 +27,12 @@ _FLAGS = hyperscan.HS_FLAG_UTF8 | hyperscan.HS_FLAG_SOM_LEFTMOST
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _FIRST = operator.itemgetter(0)
 _SECOND = operator.itemgetter(1)
+# What may stand between an exclusion word and the value it labels: 订单号：…, 订单编号为…,
+# order no. …, tracking #…. Anything else (a digit, another word) means the word is about
+# something else in the sentence.
+_LABEL_GAP = re.compile(r"(?:[\s:：#＃=\-_.'\"(（\[【]|no|nr|num|number|id|ref|code|"
+                        r"号码|编号|编码|单号|号|码|为|是)*", re.IGNORECASE)
+_LABEL_GAP_MAX = 36  # bytes: 12 CJK characters
 
 
 @dataclass(slots=True)
@@ -124,6 +130,7 @@ class Scanner:
         # code points, where the byte distance alone cannot decide.
         to_char = None if len(data) == len(text) else _offset_map(data, longest)
         window = self.catalog.window
+        min_score = self.catalog.min_score
         out: list[Candidate] = []
         allow = self.catalog.allow_list
         allow_patterns = self.catalog.allow_patterns
@@ -154,27 +161,36 @@ class Scanner:
                     at = bstart + len(text[anchor:start].encode("utf-8"))
                 else:
                     at = bstart - len(text[start:anchor].encode("utf-8"))
-                score += _context(spec.type, keyword_ends, keyword_deltas, data, at, start,
-                                  window, segments)
+                delta, labelled = _context(spec.type, keyword_ends, keyword_deltas, data, at,
+                                           start, window, segments)
+                if delta < 0 and not labelled and spec.checksum and score >= spec.score \
+                        and score >= min_score:
+                    # Fail closed: "order 42 shipped to <ID>" does not make a checksummed
+                    # ID an order number; only an exclusion word that labels it does.
+                    score = max(score + delta, min_score)
+                else:
+                    score += delta
             if score > 1.0:
                 score = 1.0
             out.append(Candidate(spec.type, start, end, score, value))
         return out
 
 def _context(kind: str, ends: list[int], deltas: list[dict[str, float]], data: bytes,
-             at: int, start: int, window: int, segments: Sequence[int]) -> float:
+             at: int, start: int, window: int, segments: Sequence[int]) -> tuple[float, bool]:
     """Boost and penalty from keywords ending within `window` code points before `start`
-    (byte `at`), and not before the start of its segment."""
+    (byte `at`), and not before the start of its segment; and whether an exclusion word
+    labels the value (only separators or a word such as 号/no. between them)."""
     index = bisect.bisect_left(ends, at - 4 * window)  # a code point is at most 4 bytes
     count = len(ends)
     if index >= count or ends[index] > at:
-        return 0.0
+        return 0.0, False
     floor = start - window
     if segments:
         seg = bisect.bisect_right(segments, start) - 1
         if seg >= 0 and segments[seg] > floor:
             floor = segments[seg]
     boost = penalty = 0.0
+    labelled = False
     while index < count and ends[index] <= at:
         delta = deltas[index].get(kind)
         if delta is not None:
@@ -185,10 +201,14 @@ def _context(kind: str, ends: list[int], deltas: list[dict[str, float]], data: b
                 if delta > 0:
                     if delta > boost:
                         boost = delta
-                elif delta < penalty:
-                    penalty = delta
+                else:
+                    if delta < penalty:
+                        penalty = delta
+                    if not labelled and gap <= _LABEL_GAP_MAX:
+                        labelled = _LABEL_GAP.fullmatch(
+                            data[ends[index]:at].decode("utf-8", "replace")) is not None
         index += 1
-    return boost + penalty
+    return boost + penalty, labelled
 
 
 def _offset_map(data: bytes, spans: dict[tuple[int, int], int]) -> dict[int, int]:

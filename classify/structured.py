@@ -120,10 +120,11 @@ def sniff_delimiter(text: str, delimiter: str | None) -> str:
 def csv_rows(text: str, delimiter: str | None) -> Iterator[list[str]]:
     """Rows of a CSV document; the delimiter is sniffed among , tab ; | when not given."""
     delimiter = sniff_delimiter(text, delimiter)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     try:
-        yield from csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+        yield from reader
     except csv.Error as exc:
-        raise InputError(f"CSV: {exc}") from exc
+        raise InputError(f"CSV line {reader.line_num}: {exc}") from exc
 
 
 def csv_cells(text: str, delimiter: str | None = None, header: bool = True) -> list[Cell]:

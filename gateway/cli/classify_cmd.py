@@ -5,7 +5,8 @@
 
 Text is read in chunks at line ends, so a large log is scanned in constant memory (apart
 from its findings), with a progress bar when stderr is a terminal. JSON and CSV are parsed
-whole. Errors are `ClassifyError`s: the CLI main prints them on one line and exits 2.
+whole. Options may come before or after PATH. Errors, usage errors included, are
+`ClassifyError`s: the CLI main prints them on one line and exits 2.
 """
 
 from __future__ import annotations
@@ -16,19 +17,46 @@ import sys
 from collections.abc import Iterator
 from contextlib import nullcontext
 from pathlib import Path
-from typing import IO, Annotated
+from typing import IO, TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Table
+from typer.core import TyperGroup
+from typer.exceptions import TyperException
 
 from classify import Classifier, ScanResult
 from classify.errors import ClassifyError, InputError
 from classify.levels import is_level, rank
 
+if TYPE_CHECKING:  # typer vendors Click; its Context is what TyperGroup's methods take
+    from typer._click.core import Context
+
+
+class _ClassifyCommand(TyperGroup):
+    """`classify` is a Typer sub-app, so Click builds a group for it; it has no
+    subcommands, so parse it as one command: options may follow PATH (`classify - --format
+    table`), a stray word is an extra argument, and a usage error is contract 1's one-line
+    error with exit 2 instead of Click's multi-line box."""
+
+    allow_interspersed_args = True
+    allow_extra_args = False
+
+    def collect_usage_pieces(self, ctx: Context) -> list[str]:
+        return super(TyperGroup, self).collect_usage_pieces(ctx)  # no "COMMAND [ARGS]..."
+
+    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
+        try:
+            # the plain command's parsing: TyperGroup's would split off a subcommand
+            return super(TyperGroup, self).parse_args(ctx, args)
+        except TyperException as exc:  # typer's Click usage errors derive from it
+            raise ClassifyError(f"classify: {exc.format_message()} "
+                                "(see 'zonegate classify --help')") from exc
+
+
 app = typer.Typer(help="Classify text, JSON or CSV by sensitivity level.",
-                  invoke_without_command=True)
+                  invoke_without_command=True, cls=_ClassifyCommand)
 
 CHUNK = 1 << 20
 _KEY_ENV = "ZONEGATE_CLASSIFY_KEY"
@@ -36,7 +64,8 @@ _KEY_ENV = "ZONEGATE_CLASSIFY_KEY"
 
 @app.callback()
 def classify(
-    path: Annotated[str, typer.Argument(help="File to classify, or - for standard input.")],
+    path: Annotated[str, typer.Argument(
+        metavar="PATH", help="File to classify, or - for standard input.")],
     fmt: Annotated[str, typer.Option("--format", help="json | table")] = "json",
     kind: Annotated[str, typer.Option("--type", help="auto | text | json | csv")] = "auto",
     catalog: Annotated[Path | None, typer.Option(
@@ -56,6 +85,8 @@ def classify(
         raise ClassifyError(f"--format: must be json or table, got {fmt!r}")
     if kind not in ("auto", "text", "json", "csv"):
         raise ClassifyError(f"--type: must be auto, text, json or csv, got {kind!r}")
+    if delimiter is not None and len(delimiter) != 1:
+        raise ClassifyError(f"--delimiter: must be one character, got {delimiter!r}")
     for name, value in (("--above", above), ("--fail-above", fail_above)):
         if value is not None and not is_level(value):
             raise ClassifyError(f"{name}: must be one of L1..L6, got {value!r}")
@@ -166,12 +197,15 @@ def _structured(clf: Classifier, body: str, kind: str, label: str, *, mask: bool
                 mode: str, key: bytes | None, delimiter: str | None,
                 header: bool) -> ScanResult:
     if kind == "csv":
-        if mask:
+        try:
+            if not mask:
+                return clf.scan_csv(body, delimiter=delimiter, header=header)
             masked_csv, result = clf.mask_csv(body, above, mode=mode, key=key,
                                               delimiter=delimiter, header=header)
-            sys.stdout.write(masked_csv)
-            return result
-        return clf.scan_csv(body, delimiter=delimiter, header=header)
+        except InputError as exc:  # the library does not know the file's name
+            raise InputError(f"{label}: {exc}") from exc
+        sys.stdout.write(masked_csv)
+        return result
     try:
         obj = json.loads(body)
     except json.JSONDecodeError as exc:

@@ -75,12 +75,20 @@ def test_pseudonym_key_comes_from_the_environment() -> None:
     [
         (["--type", "json", "-"], '{"a": ', "<stdin>: not valid JSON (line 1, column 7)"),
         (["--type", "json", "-"], "[" * 100000, "<stdin>: "),
-        (["--type", "csv", "-"], 'a,"b\n', "CSV"),
+        (["--type", "csv", "-"], 'a,"b\n', "zonegate: error: <stdin>: CSV line 1: "),
+        (["--type", "csv", "--mask", "-"], 'a,b\n1,2\nx,"y\n', "<stdin>: CSV line 3: "),
+        (["--type", "csv", "--delimiter", ";;", "-"], "a", "--delimiter: must be one"),
         (["--format", "xml", "-"], "x", "--format: must be json or table"),
         (["--type", "pdf", "-"], "x", "--type: must be auto"),
         (["--above", "L9", "--mask", "-"], "x", "--above: must be one of L1..L6"),
         (["/no/such/file.txt"], None, "/no/such/file.txt: cannot open"),
         (["--catalog", str(VECTORS / "bad_key.yaml"), "-"], "x", "detectors.cn_mobile.colour"),
+        # usage errors: Click's multi-line box would break the one-line contract
+        ([], "x", "zonegate: error: classify: Missing argument 'PATH'"),
+        (["-", "extra"], "x", "unexpected extra argument"),
+        (["--fromat", "table", "-"], "x", "No such option: --fromat"),
+        (["-", "--format"], "x", "Option '--format' requires an argument"),
+        (["-", "--format", "xml"], "x", "--format: must be json or table"),
     ],
 )
 def test_errors_are_one_line_and_exit_2(args: list[str], stdin: str | None,
@@ -89,6 +97,36 @@ def test_errors_are_one_line_and_exit_2(args: list[str], stdin: str | None,
     assert proc.returncode == 2
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_csv_error_names_the_file(tmp_path: Path) -> None:
+    doc = tmp_path / "broken.csv"
+    doc.write_text('name,phone\n张三,13812345678\n李四,"138\n', encoding="utf-8")
+    proc = run("classify", str(doc))
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr == f"zonegate: error: {doc}: CSV line 3: unexpected end of data\n"
+
+
+@pytest.mark.parametrize("args", [["-", "--format", "table"], ["--format", "table", "-"],
+                                  ["-", "--type", "csv", "--format", "table"]])
+def test_options_may_follow_the_path(args: list[str]) -> None:
+    body = (VECTORS / "people.csv").read_text(encoding="utf-8")
+    proc = run("classify", "--type", "csv", *args, stdin=body)
+    assert proc.returncode == 0, proc.stderr
+    assert "level L4" in proc.stdout and "column remark: cn_resident_id" in proc.stdout
+
+
+def test_options_after_a_file_path(tmp_path: Path) -> None:
+    doc = tmp_path / "a.txt"
+    doc.write_text(f"身份证号{ID}\n", encoding="utf-8")
+    proc = run("classify", str(doc), "--mask", "--above", "L1", "--mode", "redact")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "身份证号[CN_RESIDENT_ID]\n"
+
+
+def test_help_shows_a_single_command() -> None:
+    proc = run("classify", "--help")
+    assert proc.returncode == 0 and "PATH" in proc.stdout and "COMMAND" not in proc.stdout
 
 
 def test_invalid_utf8_is_an_error(tmp_path: Path) -> None:

@@ -52,6 +52,42 @@ def test_pseudonyms_are_stable_per_key_and_type() -> None:
 
 
 @pytest.mark.parametrize(
+    ("kind", "spellings"),
+    [
+        ("cn_mobile", ["13812345678", "138-1234-5678", "138 1234 5678", "+86 13812345678",
+                       "+8613812345678"]),
+        ("cn_landline", ["010-62345678", "(010)62345678", "010 62345678", "01062345678"]),
+        ("cn_resident_id", ["11010519491231002X", "11010519491231002x"]),
+        ("bank_card", ["6222021234567894", "6222 0212 3456 7894", "6222-0212-3456-7894"]),
+        ("email", ["Alice.W@Example.COM", "alice.w@example.com"]),
+        ("mac_address", ["3C-22-FB-12-34-56", "3c:22:fb:12:34:56", "3c22.fb12.3456"]),
+        ("ipv6", ["2001:DB8::1", "2001:0db8:0000::0001"]),
+        ("cn_license_plate", ["京A·12345", "京A12345", "京a-12345"]),
+    ],
+)
+def test_pseudonym_does_not_depend_on_formatting(kind: str, spellings: list[str]) -> None:
+    masker = Masker("pseudonym", KEY)
+    assert len({masker.replace(kind, "redact", value) for value in spellings}) == 1
+
+
+def test_pseudonym_formatting_rule_keeps_different_values_apart() -> None:
+    masker = Masker("pseudonym", KEY)
+    assert masker.replace("cn_mobile", "mobile", "138-1234-5678") != \
+        masker.replace("cn_mobile", "mobile", "138-1234-5679")
+    assert masker.replace("person_name", "name", "张伟") != \
+        masker.replace("person_name", "name", "张 伟")  # names are taken as written
+
+
+def test_masked_documents_join_across_formats() -> None:
+    clf = Classifier.default()
+    rows = [{"phone": "13812345678"}, {"phone": "138-1234-5678"}, {"phone": "+86 13812345678"}]
+    masked, _ = clf.mask_json(rows, above="L1", mode="pseudonym", key=KEY)
+    assert isinstance(masked, list)
+    assert len({row["phone"] for row in masked}) == 1
+    assert masked[0]["phone"].startswith("cn_mobile_")
+
+
+@pytest.mark.parametrize(
     ("mode", "key", "message"),
     [("pseudonym", None, "HMAC key"), ("pseudonym", b"short", "HMAC key"),
      ("scramble", None, "mode")],

@@ -130,9 +130,9 @@ def test_mask_csv_round_trips(clf: Classifier) -> None:
     assert len(rows) == 6
 
 
-@pytest.mark.parametrize("bad", ['a,"b\n', "a,b\n1,\"x\"y\n"])
-def test_malformed_csv_is_an_input_error(clf: Classifier, bad: str) -> None:
-    with pytest.raises(InputError, match="CSV"):
+@pytest.mark.parametrize(("bad", "line"), [('a,"b\n', 1), ("a,b\n1,\"x\"y\n", 2)])
+def test_malformed_csv_is_an_input_error(clf: Classifier, bad: str, line: int) -> None:
+    with pytest.raises(InputError, match=f"^CSV line {line}: "):
         clf.scan_csv(bad)
 
 

@@ -107,10 +107,51 @@ def test_does_not_find(clf: Classifier, text: str, kind: str) -> None:
     assert kind not in {f.type for f in clf.scan_text(text).findings}
 
 
-def test_order_number_keyword_lowers_a_valid_looking_id(clf: Classifier) -> None:
-    with_context = clf.scan_text(f"身份证号{ID}").findings[0].score
-    order = [f for f in clf.scan_text(f"订单号{ID}").findings if f.type == "cn_resident_id"]
-    assert order == [] or order[0].score < with_context
+# An exclusion word that labels the value (订单号：…) lowers it below the threshold.
+LABELLED = [f"订单号{ID}", f"订单号：{ID}", f"订单编号为 {ID}", f"order no. {ID}",
+            f"Tracking #{ID}", f"流水号: {ID}", "运单号 6222021234567894"]
+# The same words elsewhere in the window do not hide a value that passed its checksum.
+UNLABELLED = [
+    (f"order 42 shipped to {ID}", "cn_resident_id", ID),
+    (f"In order to verify: {ID}", "cn_resident_id", ID),
+    (f"请按订单要求填写 {ID}", "cn_resident_id", ID),
+    ("order 42 shipped to 110105199003071239", "cn_resident_id", "110105199003071239"),
+    ("订单 42 已退款至 6222021234567894", "bank_card", "6222021234567894"),
+    # also a valid (L1) credit code: the lowered ID must still win the overlap
+    ("In order to verify: 44150019871115306X", "cn_resident_id", "44150019871115306X"),
+]
+
+
+@pytest.mark.parametrize("text", LABELLED)
+def test_exclusion_word_labelling_the_value_suppresses_it(clf: Classifier, text: str) -> None:
+    assert clf.scan_text(text).findings == []
+
+
+@pytest.mark.parametrize(("text", "kind", "value"), UNLABELLED)
+def test_exclusion_word_elsewhere_does_not_hide_a_checksummed_identifier(
+        clf: Classifier, text: str, kind: str, value: str) -> None:
+    result = clf.scan_text(text)
+    assert result.level == "L4"
+    assert [(f.type, text[f.start:f.end]) for f in result.findings] == [(kind, value)]
+    assert result.findings[0].score >= clf.catalog.min_score
+    # the gateway's response masking relies on it
+    masked, _ = clf.mask_json({"note": text}, above="L1")
+    assert isinstance(masked, dict) and value not in masked["note"]
+
+
+def test_exclusion_word_still_lowers_the_score(clf: Classifier) -> None:
+    bare = clf.scan_text(f"登记 {ID}").findings[0].score
+    assert clf.scan_text(f"order 42 shipped to {ID}").findings[0].score < bare
+
+
+@pytest.mark.parametrize("text", [
+    "订单 42 退款 6222021234567895",        # fails Luhn: nothing to trust
+    "订单 42 银行卡号6222021234567895",     # fails Luhn: the penalty outweighs the keyword
+    "订单 42 已发货 202311251234567890",    # fails the ID checks
+])
+def test_unverified_numbers_near_an_exclusion_word_stay_hidden(clf: Classifier,
+                                                               text: str) -> None:
+    assert clf.scan_text(text).findings == []
 
 
 def test_card_failing_luhn_is_reported_only_next_to_a_card_keyword(clf: Classifier) -> None:
