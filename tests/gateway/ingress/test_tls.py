@@ -133,3 +133,31 @@ async def test_revoked_certificate_refused_with_crl(harness_factory: Any, pki: P
     with pytest.raises((aiohttp.ClientConnectionError, aiohttp.ClientSSLError)):
         async with gw_bad.client.get(f"{gw_bad.url}/zones/open/x"):
             pass
+
+
+def _xfcc(pem: bytes) -> str:
+    from urllib.parse import quote
+
+    return f'By=spiffe://city.example/zone/edge/svc/envoy;Cert="{quote(pem.decode())}"'
+
+
+@pytest.mark.parametrize(("trusted", "believed"), [("127.0.0.1/32", True),
+                                                   ("10.9.0.0/16", False)])
+async def test_xfcc_believed_only_from_a_trusted_front_proxy(
+        harness_factory: Any, pki: Pki, trusted: str, believed: bool) -> None:
+    cert, _key = pki.leaf(f"cam-xfcc-{believed}")
+    tls = _tls(pki, "optional") + f'  trusted_xfcc_from: ["{trusted}"]\n'
+    gw: Harness = await harness_factory(config_extra=tls, certificates=pki.ca_dir,
+                                        client_ssl=_client(pki, None))
+    headers = {"X-Forwarded-Client-Cert": _xfcc(cert.read_bytes())}
+    async with gw.client.get(f"{gw.url}/zones/open/x", headers=headers) as resp:
+        assert resp.status == 200
+    doc: Any = gw.policy.seen[-1]
+    if believed:  # the front proxy (loopback here) vouched for the device's certificate
+        assert doc["subject"]["type"] == "device"
+        assert doc["subject"]["spiffe_id"].endswith(f"/device/cam-xfcc-{believed}")
+        assert doc["device"]["trust"] == "trusted"
+    else:
+        assert doc["subject"]["authenticated"] is False and doc["device"]["id"] == ""
+    names = {k.lower() for k, _ in gw.upstream.seen[-1]["headers"]}
+    assert "x-forwarded-client-cert" not in names  # never passed on, believed or not
