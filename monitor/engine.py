@@ -134,6 +134,7 @@ class Engine:
         for hook in self._hooks["on_tick"]:
             hook(now)
         self.book.expire(now)
+        self.book.poll_sinks()
         if len(self._udp_flows) > _UDP_FLOW_LIMIT // 2:
             cutoff = now - self._udp_idle
             self._udp_flows = {k: t for k, t in self._udp_flows.items() if t >= cutoff}

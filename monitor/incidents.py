@@ -71,6 +71,13 @@ class IncidentBook:
         for key, incident in list(self._open.items()):
             self._close(key, incident)
 
+    def poll_sinks(self) -> None:
+        """Let sinks with background work (the HTTP spool's replay) do it; ~once a second."""
+        for sink in self._sinks:
+            poll = getattr(sink, "poll", None)
+            if callable(poll):
+                poll()
+
     def open_incidents(self) -> list[Incident]:
         return list(self._open.values())
 

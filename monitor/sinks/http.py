@@ -3,8 +3,15 @@
 Each alert is POSTed as one JSON document. When a POST fails (connection refused, timeout,
 5xx), the alert is appended (fsynced) to the spool file and no further POST is tried until
 `retry_seconds` have passed; then the spool is replayed in order before new alerts, and
-rewritten atomically with whatever is still undelivered. A 4xx answer is a permanent
-refusal: the alert stays in the spool and the sink reports it rather than drop it.
+rewritten atomically with whatever is still undelivered. The replay does not wait for the
+next alert: the monitor polls the sink about once a second (`poll`), so a quiet capture
+still empties its spool once the control plane is back.
+
+An answer of 400, 413 or 422 is a permanent refusal of that one alert (the control plane
+will never take it): it is moved, fsynced, to the dead-letter file `<spool>.rejected` and
+reported in `last_error` and `rejected`, so it neither is lost nor blocks the alerts behind
+it. Any other refusal (401/403 while a certificate or token is renewed, 404, 429, 5xx) is
+taken as passing: the alert stays in the spool and is tried again.
 
 The control plane admits a machine client by its client certificate (mTLS: a pki/-issued
 certificate whose SPIFFE ID is in `control.ingesters`) or by an OIDC bearer token.
@@ -85,6 +92,9 @@ def _why(exc: OSError | ssl.SSLError) -> str:
     return str(exc.strerror or exc)
 
 
+_PERMANENT = frozenset({400, 413, 422})  # the control plane will never take this alert
+
+
 class HttpSink:
     """POST alerts to `url`; spool in `spool_path` when it cannot."""
 
@@ -111,7 +121,19 @@ class HttpSink:
         self._next_try = 0.0
         self.delivered = 0
         self.spooled = 0
+        self.rejected = 0
         self.last_error: str | None = None
+        self._backlog = spool_path.exists()  # something may wait in the spool
+
+    @property
+    def rejected_path(self) -> Path:
+        """The dead-letter file of alerts the control plane refused for good."""
+        return self.spool_path.with_name(self.spool_path.name + ".rejected")
+
+    def poll(self) -> None:
+        """Replay the spool when the back-off has passed (the monitor calls this ~1/s)."""
+        if self._backlog and self._clock() >= self._next_try:
+            self.replay()
 
     def emit(self, doc: dict[str, object], incident: Incident) -> None:
         body = json.dumps(doc, separators=(",", ":")).encode("utf-8")
@@ -124,6 +146,7 @@ class HttpSink:
         try:
             raw = self.spool_path.read_bytes()
         except FileNotFoundError:
+            self._backlog = False
             return True
         except OSError as exc:
             raise AlertSinkError(f"{self.spool_path}: cannot read spool: {exc}") from None
@@ -136,6 +159,7 @@ class HttpSink:
         if sent == 0 and lines:
             return False
         rest = lines[sent:]
+        self._backlog = bool(rest)
         tmp = self.spool_path.with_name(self.spool_path.name + ".tmp")
         try:
             with tmp.open("wb") as fh:
@@ -148,6 +172,7 @@ class HttpSink:
         return not rest
 
     def _post(self, body: bytes) -> bool:
+        """POST one alert; True when it needs no more delivery (stored, or dead-lettered)."""
         headers = {"Content-Type": "application/json", "User-Agent": "zonegate-monitor"}
         if self._token_file is not None:
             try:
@@ -166,6 +191,9 @@ class HttpSink:
         except urllib.error.HTTPError as exc:
             self.last_error = f"HTTP {exc.code}"
             exc.close()
+            if exc.code in _PERMANENT:
+                self._dead_letter(body, exc.code)
+                return True
             self._next_try = self._clock() + self._retry
             return False
         except (urllib.error.URLError, OSError) as exc:
@@ -176,16 +204,27 @@ class HttpSink:
         return True
 
     def _spool(self, body: bytes) -> None:
-        self.spool_path.parent.mkdir(parents=True, exist_ok=True)
+        self._append(self.spool_path, body)
+        self._backlog = True
+        self.spooled += 1
+
+    def _dead_letter(self, body: bytes, status: int) -> None:
+        self._append(self.rejected_path, body)
+        self.rejected += 1
+        self.last_error = f"HTTP {status}: the control plane refused an alert for good; " \
+                          f"kept in {self.rejected_path}"
+
+    @staticmethod
+    def _append(path: Path, body: bytes) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            fd = os.open(self.spool_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
         except OSError as exc:
-            raise AlertSinkError(f"{self.spool_path}: cannot open spool: {exc}") from None
+            raise AlertSinkError(f"{path}: cannot open: {exc}") from None
         try:
-            append_durably(fd, body + b"\n", self.spool_path)
+            append_durably(fd, body + b"\n", path)
         finally:
             os.close(fd)
-        self.spooled += 1
 
     def pending(self) -> int:
         """How many alerts wait in the spool."""

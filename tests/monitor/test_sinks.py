@@ -213,3 +213,73 @@ def test_append_durably_writes_to_a_pipe_without_fsync(tmp_path: Path) -> None:
     finally:
         os.close(read_end)
         os.close(write_end)
+
+
+def test_http_spool_is_replayed_without_waiting_for_the_next_alert(
+        tmp_path: Path, control_plane: tuple[str, type[_Collector]]) -> None:
+    url, handler = control_plane
+    clock = [0.0]
+    handler.status = 503
+    sink = HttpSink(url, tmp_path / "spool", retry_seconds=10, clock=lambda: clock[0])
+    sink.emit(_doc(), _incident())
+    assert sink.pending() == 1
+    handler.status = 200
+    sink.poll()  # inside the back-off: nothing is tried
+    assert handler.received == [] and sink.pending() == 1
+    clock[0] = 11.0
+    sink.poll()  # a quiet capture: no new alert, the spool still empties
+    assert [d["event"]["id"] for d in handler.received] == ["inc1"]
+    assert sink.pending() == 0
+
+
+class _Picky(_Collector):
+    """Refuses one alert for good (422), stores the rest; `status` 503 refuses all."""
+
+    def do_POST(self) -> None:
+        doc = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        status = type(self).status
+        if status == 200 and doc.get("message") == "refused for good":
+            status = 422
+        if status == 200:
+            type(self).received.append(doc)
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+def test_http_permanent_refusal_is_dead_lettered_and_does_not_block(tmp_path: Path) -> None:
+    handler = type("Handler", (_Picky,), {"received": [], "status": 503})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        clock = [0.0]
+        sink = HttpSink(f"http://127.0.0.1:{server.server_address[1]}/api/alerts",
+                        tmp_path / "spool", retry_seconds=10, clock=lambda: clock[0])
+        bad, good = _doc(), _doc()
+        bad["message"], good["message"] = "refused for good", "fine"
+        sink.emit(bad, _incident())
+        sink.emit(good, _incident())
+        assert sink.pending() == 2
+        handler.status = 200
+        clock[0] = 11.0
+        sink.poll()
+        assert sink.rejected == 1 and sink.last_error is not None
+        assert "422" in sink.last_error
+        rejected = [json.loads(line) for line in sink.rejected_path.read_text().splitlines()]
+        assert [d["message"] for d in rejected] == ["refused for good"]
+        assert [d["message"] for d in handler.received] == ["fine"]  # not stuck behind it
+        assert sink.pending() == 0  # and nothing lost
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_http_auth_refusal_is_retried_not_dead_lettered(
+        tmp_path: Path, control_plane: tuple[str, type[_Collector]]) -> None:
+    url, handler = control_plane
+    handler.status = 403  # e.g. a certificate being renewed
+    sink = HttpSink(url, tmp_path / "spool")
+    sink.emit(_doc(), _incident())
+    assert sink.pending() == 1 and sink.rejected == 0
+    assert not sink.rejected_path.exists()
