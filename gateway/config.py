@@ -65,6 +65,8 @@ class TLSConfig(_Strict):
     client_ca: Path | None = None
     client_cert: Literal["off", "optional", "required"] = "off"
     crl: Path | None = None
+    # how often the running gateway looks for a new CRL file (gateway/ingress/crl_watch.py)
+    crl_refresh_seconds: Annotated[float, Field(ge=0.5, le=3600)] = 5.0
     trusted_xfcc_from: tuple[str, ...] = ()
 
     @field_validator("client_cert", mode="before")
@@ -134,9 +136,21 @@ class PolicyConfig(_Strict):
     verification_key: Path | None = None  # public key PEM for signed bundles
     opa_timeout_seconds: float = Field(default=0.5, gt=0, le=30)
     # null turns the cache off / hot reload off
-    cache_ttl_seconds: float | None = Field(default=2.0, ge=0, le=300)
+    cache_ttl_seconds: float | None = Field(default=2.0, gt=0, le=300)
     decision_log: Path | None = None  # OPA-shaped JSONL decision events
+    # JSON pointers under /input/ erased from decision-log events, on top of the built-in
+    # ones (tokens, cookies, authorization headers), which cannot be switched off
+    decision_log_mask: tuple[str, ...] = ()
     reload_interval_seconds: float | None = Field(default=1.0, gt=0, le=3600)
+
+    @field_validator("decision_log_mask")
+    @classmethod
+    def _pointers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for pointer in value:
+            if not pointer.startswith("/input/") or pointer.endswith("/"):
+                raise ValueError(f"{pointer!r} is not a JSON pointer under /input/ "
+                                 "(e.g. /input/subject/email)")
+        return value
 
 
 class IngressConfig(_Strict):
@@ -151,6 +165,12 @@ class IngressConfig(_Strict):
     # replica polls every trust_refresh_seconds
     device_trust: Literal["file", "store"] = "file"
     trust_refresh_seconds: float = Field(default=2.0, gt=0, le=300)
+    # every policy decision into the store's decision index (/api/decisions, shadow,
+    # replay), queued and written in batches off the request path; null (the default)
+    # is on when the gateway uses the store (device_trust: store), true opens `store:`
+    # for the index alone, false never writes it
+    decision_index: bool | None = None
+    decision_index_queue: int = Field(default=10_000, ge=1, le=1_000_000)  # then dropped
     signing_key: Path | None = None  # P-256 PEM shared by replicas; None: fresh per start
     dlp_max_bytes: int = Field(default=1 << 20, ge=1024, le=64 << 20)
     max_body_bytes: int = Field(default=10 << 20, ge=0, le=1 << 30)
@@ -169,6 +189,13 @@ class IngressConfig(_Strict):
     def _yaml_off(cls, value: object) -> object:
         # YAML 1.1 reads a bare `off` as false
         return "off" if value is False else value
+
+    @property
+    def indexes_decisions(self) -> bool:
+        """Whether this gateway writes its decisions to the store's decision index."""
+        if self.decision_index is None:
+            return self.device_trust == "store"
+        return self.decision_index
 
     @model_validator(mode="after")
     def _one_trust_source(self) -> IngressConfig:
@@ -432,6 +459,8 @@ def parse_config(text: str, source: str = "<config>") -> GatewayConfig:
         where = f":{mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise ConfigError(f"{source}{where}: {problem}") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: YAML nested too deeply") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: the top level must be a mapping of keys")
     try:

@@ -51,8 +51,21 @@ class GatewayMetrics:
                                         registry=r)
         self.policy_ready = Gauge("zonegate_policy_ready", "1 when a policy is active.",
                                   registry=r)
+        self.crl_reloads = Counter("zonegate_crl_reloads",
+                                   "CRL files re-read while running, by check and result.",
+                                   ["check", "result"], registry=r)
+        self.crl_last_reload = Gauge("zonegate_crl_last_reload_timestamp_seconds",
+                                     "When a changed CRL was last loaded.", registry=r)
         self.internal_errors = Counter("zonegate_internal_errors",
                                        "Requests answered 500 by the catch-all.", registry=r)
+        # reason: queue-full | store-unavailable | invalid | closed (gateway/ingress/
+        # decision_index.py); a decision the index never got is counted here, not lost
+        self.decision_index_written = Counter(
+            "zonegate_decision_index_written", "Decisions written to the store's index.",
+            registry=r)
+        self.decision_index_dropped = Counter(
+            "zonegate_decision_index_dropped",
+            "Decisions the store's index never got, by reason.", ["reason"], registry=r)
 
     def render(self) -> bytes:
         """The exposition text."""

@@ -35,7 +35,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import Literal, TypeVar
+from typing import Literal, TypeVar, cast
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -125,7 +125,9 @@ class Disagreement:
     shadow: Decision | None
     detail: str
     decision_id: str = ""
-    input_source: str = "live"  # "live" | "log" | "index"
+    # live: a decision as it arrived in the index (shadow sweep); log: its input from the
+    # decision log; recorded: the input the gateway indexed; index: an input rebuilt
+    input_source: str = "live"  # "live" | "log" | "recorded" | "index"
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
@@ -143,12 +145,13 @@ class ShadowState:
 
 @dataclass(frozen=True, slots=True)
 class RecordedInput:
-    """A recorded decision with the input to re-evaluate: from the log, or rebuilt."""
+    """A recorded decision with the input to re-evaluate: the one the gateway indexed
+    with it, else from the decision log, else rebuilt from the index row."""
 
     decision_id: str
     input: JSONObject
     recorded: Decision | None
-    source: Literal["log", "index"]
+    source: Literal["recorded", "log", "index"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +163,7 @@ class ComparisonReport:
     total: int
     from_log: int
     changes: tuple[Disagreement, ...]
+    rebuilt: int = 0  # decisions whose input had to be rebuilt: indicative results only
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +237,7 @@ class PolicyService:
         self._compared = 0
         self._disagreements: deque[Disagreement] = deque(maxlen=_MAX_DISAGREEMENTS)
         self._local = threading.local()
+        self._changes = threading.Lock()  # one shadow change (audit, then effect) at a time
 
     # --- upload ------------------------------------------------------------------------
 
@@ -435,25 +440,48 @@ class PolicyService:
     # --- shadow ------------------------------------------------------------------------
 
     def set_shadow(self, revision: str, actor: str) -> ShadowState:
-        """Evaluate `revision` beside the active policy from now on (never enforced)."""
+        """Evaluate `revision` beside the active policy from now on (never enforced).
+
+        Audited (``policy.shadow-set``) before it takes effect: a store that cannot record
+        the change refuses it (StoreError) and the shadow stays as it was.
+        """
         record = self.store.policies.get(revision)
         if not record.tests_passed:
             raise NotReady("policy-rejected",
                            f"revision {revision!r} failed its checks; it cannot shadow")
         self.source(revision)  # readable now, not on the first request
-        with self._lock:
-            self._shadow = (revision, actor, datetime.now(UTC))
-            self._compared = 0
-            self._disagreements.clear()
+        active = self.store.policies.active()
+        with self._changes:
+            with self._lock:
+                previous = self._shadow[0] if self._shadow else None
+            self.store.audit.record(actor, "policy.shadow-set", f"policy:{revision}", {
+                "active": active.revision if active else None, "replaces": previous})
+            with self._lock:
+                self._shadow = (revision, actor, datetime.now(UTC))
+                self._compared = 0
+                self._disagreements.clear()
         log.warning("policy shadow set to %s by %s", revision, actor)
         return self.shadow()
 
     def clear_shadow(self, actor: str) -> ShadowState:
-        """Stop shadow evaluation."""
-        with self._lock:
-            self._shadow = None
+        """Stop shadow evaluation; audited (``policy.shadow-clear``) when one was set."""
+        with self._changes:
+            with self._lock:
+                current, compared = self._shadow, self._compared
+                disagreements = len(self._disagreements)
+            if current is not None:
+                self.store.audit.record(actor, "policy.shadow-clear", f"policy:{current[0]}", {
+                    "set_by": current[1], "set_at": current[2].isoformat(),
+                    "compared": compared, "disagreements": disagreements})
+            with self._lock:
+                self._shadow = None
         log.warning("policy shadow cleared by %s", actor)
         return self.shadow()
+
+    def shadow_candidate(self) -> tuple[str, datetime] | None:
+        """(revision, set_at) of the shadow, without reading the store; None: no shadow."""
+        with self._lock:
+            return None if self._shadow is None else (self._shadow[0], self._shadow[2])
 
     def shadow(self) -> ShadowState:
         """The shadow candidate and the disagreements seen since it was set."""
@@ -551,7 +579,8 @@ class PolicyService:
         if isinstance(changes, str):
             raise NotReady("policy-unloadable", changes)
         return ComparisonReport(shadow[0], active.revision, len(recorded),
-                                sum(1 for r in recorded if r.source == "log"), tuple(changes))
+                                sum(1 for r in recorded if r.source == "log"), tuple(changes),
+                                sum(1 for r in recorded if r.source == "index"))
 
     # --- replay ------------------------------------------------------------------------
 
@@ -581,20 +610,28 @@ class PolicyService:
         if isinstance(changes, str):
             raise NotReady("policy-unloadable", changes)
         return ComparisonReport(revision, "recorded", len(recorded),
-                                sum(1 for r in recorded if r.source == "log"), tuple(changes))
+                                sum(1 for r in recorded if r.source == "log"), tuple(changes),
+                                sum(1 for r in recorded if r.source == "index"))
 
     def recorded_inputs(self, limit: int) -> list[RecordedInput]:
-        """The last `limit` indexed decisions, each with its full input from the decision
-        log when it is there, else an input rebuilt from the index (subject, device, zone,
-        method, path: roles, clearance and context are then missing)."""
+        """The last `limit` indexed decisions, each with its full input: the (masked) one
+        the gateway indexed with it, else the decision log's, else one rebuilt from the
+        index row (subject, device, zone, method, path: roles, clearance and context are
+        then missing)."""
         if not 1 <= limit <= 1000:
             raise NotReady("bad-limit", "limit must be 1-1000")
         indexed = self.store.decisions.search(limit=limit).items
-        logged = self._logged(frozenset(d.decision_id for d in indexed))
-        return [logged.get(d.decision_id) or RecordedInput(
-                    d.decision_id, self._rebuilt(d),
-                    Decision(allow=d.allow, reasons=d.reasons), "index")
-                for d in indexed]
+        logged = self._logged(frozenset(d.decision_id for d in indexed if d.input is None))
+        out: list[RecordedInput] = []
+        for d in indexed:
+            outcome = Decision(allow=d.allow, reasons=d.reasons)
+            if d.input is not None:
+                out.append(RecordedInput(d.decision_id, cast(JSONObject, d.input), outcome,
+                                         "recorded"))
+            else:
+                out.append(logged.get(d.decision_id) or RecordedInput(
+                    d.decision_id, self._rebuilt(d), outcome, "index"))
+        return out
 
     def _logged(self, wanted: frozenset[str]) -> dict[str, RecordedInput]:
         path = self.decision_log

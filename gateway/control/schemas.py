@@ -195,6 +195,7 @@ class DecisionOut(_Out):
     allow: bool
     reasons: list[str]
     level: str | None
+    revision: str | None = None  # the policy revision that decided (None: not recorded)
 
 
 class PolicyRevisionOut(_Out):

@@ -7,6 +7,9 @@ CRL as the ingress). uvicorn does not put the client certificate in the ASGI sco
 verified peer certificate as the ASGI TLS extension (`scope["extensions"]["tls"]`), which
 is where `AccessControl` reads it: that is how the monitor authenticates with mTLS.
 
+A `ShadowSweep` thread compares the shadow policy candidate, while one is set, with the
+decisions the gateways write to the store's decision index (live shadow mode).
+
 With `control.publish_bundle` the active policy bundle is written there at start-up (and
 by the policy routes after each activation or rollback), signed with
 `control.bundle_signing_key` when one is set; a key that cannot sign stops the start.
@@ -38,6 +41,7 @@ from gateway.config import ControlConfig, GatewayConfig
 from gateway.control.app import build_app
 from gateway.control.errors import ControlSetupError
 from gateway.control.policy_service import PolicyService
+from gateway.control.routes.policies import shadow_sweep_of
 from gateway.errors import ConfigError
 from gateway.identity import build_authenticator
 from gateway.pdp.port import BundleError
@@ -206,14 +210,19 @@ async def serve_control(config: GatewayConfig, *, audit_log: Path | None = None,
                 publish_bundle=control.publish_bundle,
             )
             listener = sock if sock is not None else bind(config.listen.control)
+            sweep = shadow_sweep_of(app)  # live shadow mode over the decision index
+            sweep.start()
             server = _Server(uvicorn.Config(
                 app, http=ClientCertificateH11, lifespan="off", log_config=None,
                 access_log=False, proxy_headers=False, server_header=False,
                 ssl_context_factory=ssl_factory, timeout_keep_alive=30,
                 h11_max_incomplete_event_size=_MAX_HEADER_BLOCK,
             ))
-            await _run_until(server, listener, stop or asyncio.Event(), handle_signals,
-                             "https" if ssl_factory is not None else "http")
+            try:
+                await _run_until(server, listener, stop or asyncio.Event(), handle_signals,
+                                 "https" if ssl_factory is not None else "http")
+            finally:
+                await asyncio.to_thread(sweep.stop)
         finally:
             await authenticator.close()
     finally:

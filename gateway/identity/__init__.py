@@ -5,7 +5,7 @@ returns the implementation. Errors: see errors.py.
 """
 
 from gateway.identity.authenticator import GatewayAuthenticator
-from gateway.identity.build import IssuerOptions, build_authenticator
+from gateway.identity.build import IssuerOptions, build_authenticator, build_chain_verifier
 from gateway.identity.claims import ClaimMapping
 from gateway.identity.errors import IdentityError, IdentitySetupError, InvalidCredentials
 from gateway.identity.tokens import IssuerPolicy
@@ -33,4 +33,5 @@ __all__ = [
     "Presented",
     "Subject",
     "build_authenticator",
+    "build_chain_verifier",
 ]

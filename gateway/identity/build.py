@@ -136,19 +136,32 @@ def build_authenticator(
                                        clock=clock)
     tls = config.tls
     mode = tls.client_cert if tls is not None else "off"
-    trusted = tls.trusted_xfcc_from if tls is not None else ()
+    verifier = build_chain_verifier(config, certificates)
     cert_auth: CertificateAuthenticator | None = None
-    if tls is not None and (mode != "off" or trusted):
-        if isinstance(certificates, Path):
-            verifier = _verifier_from_dir(certificates, config.trust_domain)
-        elif certificates is not None:
-            verifier = certificates
-        elif tls.client_ca is not None:
-            verifier = _verifier_from_files(tls.client_ca, tls.crl, config.trust_domain)
-        else:
-            raise IdentitySetupError(
-                "tls.trusted_xfcc_from is set, so tls.client_ca (or a CA directory) is "
-                "needed to verify the forwarded certificates"
-            )
-        cert_auth = CertificateAuthenticator(verifier, trusted_xfcc_from=trusted)
+    if tls is not None and verifier is not None:
+        cert_auth = CertificateAuthenticator(verifier,
+                                             trusted_xfcc_from=tls.trusted_xfcc_from)
     return GatewayAuthenticator(tokens=tokens, certificates=cert_auth, client_cert=mode)
+
+
+def build_chain_verifier(config: GatewayConfig,
+                         certificates: Path | ChainVerifier | None = None,
+                         ) -> ChainVerifier | None:
+    """The client-certificate verifier `build_authenticator` uses (None: none needed).
+
+    `certificates` as there. The runtime builds it first so that it can also reload the
+    verifier's CRL while running (gateway/ingress/crl_watch.py).
+    """
+    tls = config.tls
+    if tls is None or (tls.client_cert == "off" and not tls.trusted_xfcc_from):
+        return None
+    if isinstance(certificates, Path):
+        return _verifier_from_dir(certificates, config.trust_domain)
+    if certificates is not None:
+        return certificates
+    if tls.client_ca is not None:
+        return _verifier_from_files(tls.client_ca, tls.crl, config.trust_domain)
+    raise IdentitySetupError(
+        "tls.trusted_xfcc_from is set, so tls.client_ca (or a CA directory) is "
+        "needed to verify the forwarded certificates"
+    )

@@ -13,6 +13,7 @@ from gateway.audit import AuditLog, Recovery
 from gateway.config import GatewayConfig
 from gateway.identity.types import Authenticator
 from gateway.ingress.assertion import AssertionSigner
+from gateway.ingress.decision_index import DecisionIndexWriter
 from gateway.ingress.devices import DeviceTrustSource, NoQuarantine, QuarantineFileSource
 from gateway.ingress.dlp import CachingInspector, MaskingInspector, ResponseInspector
 from gateway.ingress.errors import IngressSetupError
@@ -76,8 +77,12 @@ def build_gateway(config: GatewayConfig, options: GatewayRuntimeOptions, *,
                   inspector: ResponseInspector, audit: AuditLog | None = None,
                   metrics: GatewayMetrics | None = None,
                   signer: AssertionSigner | None = None,
-                  devices: DeviceTrustSource | None = None) -> IngressGateway:
-    """Assemble one data-plane instance from its configuration and collaborators."""
+                  devices: DeviceTrustSource | None = None,
+                  decision_index: DecisionIndexWriter | None = None) -> IngressGateway:
+    """Assemble one data-plane instance from its configuration and collaborators.
+
+    `decision_index` (started and closed by the caller) receives every policy decision.
+    """
     metrics = metrics or GatewayMetrics()
     issuer = f"https://gateway.{config.trust_domain}"
     if signer is None:
@@ -89,7 +94,7 @@ def build_gateway(config: GatewayConfig, options: GatewayRuntimeOptions, *,
         devices=devices or device_source(options), inspector=inspector, signer=signer,
         audit=audit or open_audit(options, metrics), metrics=metrics, options=options,
         trusted_proxies=tls.trusted_xfcc_from if tls is not None else (),
-        tls=tls is not None)
+        tls=tls is not None, decision_index=decision_index)
 
 
 @dataclass(slots=True)

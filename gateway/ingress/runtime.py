@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from gateway.config import GatewayConfig
 from gateway.errors import ConfigError
-from gateway.identity import build_authenticator
+from gateway.identity import build_authenticator, build_chain_verifier
 from gateway.ingress.app import (
     build_gateway,
     default_inspector,
@@ -32,6 +32,8 @@ from gateway.ingress.app import (
     start_listener,
     zone_table,
 )
+from gateway.ingress.crl_watch import CRLWatch
+from gateway.ingress.decision_index import DecisionIndexWriter
 from gateway.ingress.devices import StoreDeviceSource
 from gateway.ingress.errors import IngressSetupError
 from gateway.ingress.options import GatewayRuntimeOptions
@@ -39,10 +41,12 @@ from gateway.ingress.tls import server_context
 from gateway.ingress.tokencache import CachedAuthenticator
 from gateway.metrics import GatewayMetrics
 from gateway.pdp import build_pdp
+from gateway.pdp.decision_log import DEFAULT_MASK
 from gateway.store import Store
 from gateway.store._backend import redact
-from gateway.store.errors import StoreError
+from gateway.store.errors import MigrationError, StoreError
 from gateway.store.trust import StoreTrustSource
+from pki.verify import CertificateVerifier
 
 _log = logging.getLogger("zonegate.ingress")
 
@@ -70,10 +74,15 @@ async def serve_ingress(config: GatewayConfig, options: GatewayRuntimeOptions, *
                                            or bool(config.tls.trusted_xfcc_from))
     token_hits, token_misses = (metrics.cache.labels("token", "hit"),
                                 metrics.cache.labels("token", "miss"))
+    verifier = build_chain_verifier(config, ca_dir if needs_ca else None)
     authenticator = CachedAuthenticator(
-        build_authenticator(config, ca_dir if needs_ca else None),
+        build_authenticator(config, verifier),
         on_lookup=lambda hit: (token_hits if hit else token_misses).inc())
     ssl_context = server_context(config.tls) if config.tls is not None else None
+    crl_watch = CRLWatch(
+        context=ssl_context, context_crl=config.tls.crl if config.tls is not None else None,
+        verifier=verifier if isinstance(verifier, CertificateVerifier) else None,
+        reloads=metrics.crl_reloads, last_success=metrics.crl_last_reload)
     policy = config.policy
     key = None
     if policy.verification_key is not None:
@@ -86,22 +95,30 @@ async def serve_ingress(config: GatewayConfig, options: GatewayRuntimeOptions, *
                     opa_timeout_seconds=policy.opa_timeout_seconds,
                     cache_ttl_seconds=policy.cache_ttl_seconds,
                     decision_log=decision_log or policy.decision_log,
+                    log_mask=(*DEFAULT_MASK, *policy.decision_log_mask),
                     reload_interval_seconds=policy.reload_interval_seconds,
                     registry=metrics.registry)
     audit = open_audit(options, metrics)
     gateway = None
     listener = None
+    watcher: asyncio.Task[None] | None = None
     store = None
     trust = None
+    index = None
     try:
         await pdp.start()
         devices = None
         if config.ingress.device_trust == "store":
-            store, trust = await _store_trust(config)
+            store = await _open_store(config)
+            trust = await _store_trust(store, config)
             devices = StoreDeviceSource(trust)
+        if config.ingress.indexes_decisions:
+            store = store or await _open_store(config)
+            index = await _decision_index(store, config, metrics)
         gateway = build_gateway(config, options, authenticator=authenticator,
                                 engine=pdp.engine, inspector=default_inspector(metrics),
-                                audit=audit, metrics=metrics, devices=devices)
+                                audit=audit, metrics=metrics, devices=devices,
+                                decision_index=index)
         host, port = _host_port(config.listen.ingress)
         listener = await start_listener(gateway, host, port, ssl_context=ssl_context,
                                         reuse_port=reuse_port)
@@ -115,14 +132,22 @@ async def serve_ingress(config: GatewayConfig, options: GatewayRuntimeOptions, *
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        if crl_watch.watching and config.tls is not None:
+            watcher = asyncio.create_task(crl_watch.run(config.tls.crl_refresh_seconds, stop))
         await stop.wait()
+        if watcher is not None:
+            await watcher
         _log.info("stopping", extra={"pid": os.getpid()})
     finally:
+        if watcher is not None and not watcher.done():
+            watcher.cancel()
         if listener is not None:
             await listener.stop()
         if gateway is not None:
             await gateway.close()
         await pdp.close()
+        if index is not None:
+            await asyncio.to_thread(index.close)  # what is queued is written first
         if trust is not None:
             await trust.close()
         if store is not None:
@@ -131,23 +156,46 @@ async def serve_ingress(config: GatewayConfig, options: GatewayRuntimeOptions, *
         await asyncio.to_thread(audit.close)
 
 
-async def _store_trust(config: GatewayConfig) -> tuple[Store, StoreTrustSource]:
-    """Open the store and load the first quarantine snapshot (refreshed from then on).
-
-    A store that cannot be opened is a start-up error; one that cannot be read yet is
-    not: requests then get 503 until the first snapshot loads, and /readyz says why.
-    """
+async def _open_store(config: GatewayConfig) -> Store:
+    """Open `store:`; one that cannot even be opened (a bad URL) is a start-up error."""
     try:
-        store = await asyncio.to_thread(Store.open, config.store)
+        return await asyncio.to_thread(Store.open, config.store)
     except StoreError as exc:
         raise ConfigError(f"store ({redact(config.store)}): {exc}") from None
+
+
+async def _decision_index(store: Store, config: GatewayConfig,
+                          metrics: GatewayMetrics) -> DecisionIndexWriter:
+    """Start the writer of the store's decision index.
+
+    A store that is down or not migrated does not stop the gateway (it enforces without
+    the index); the error is logged now, and every decision it costs is counted.
+    """
+    try:
+        await asyncio.to_thread(store.check_schema)
+    except (MigrationError, StoreError) as exc:
+        _log.error("decision index: %s; decisions are dropped (and counted) until the "
+                   "store is fixed", exc)
+    index = DecisionIndexWriter(store.decisions, metrics,
+                                queue_size=config.ingress.decision_index_queue,
+                                mask=(*DEFAULT_MASK, *config.policy.decision_log_mask))
+    index.start()
+    return index
+
+
+async def _store_trust(store: Store, config: GatewayConfig) -> StoreTrustSource:
+    """Load the first quarantine snapshot (refreshed from then on).
+
+    A store that cannot be read yet is no start-up error: requests then get 503 until
+    the first snapshot loads, and /readyz says why.
+    """
     trust = StoreTrustSource(store.quarantines, interval=config.ingress.trust_refresh_seconds,
                              trust_any_device_id=True, devices=store.devices)
     await trust.start()
     if trust.snapshot is None:
         _log.warning("device trust not loaded yet; answering 503 until it is",
                      extra={"error": trust.last_error})
-    return store, trust
+    return trust
 
 
 def run_workers(argv: list[str], workers: int, *, has_signing_key: bool) -> int:

@@ -24,6 +24,7 @@ from gateway.identity.errors import InvalidCredentials
 from gateway.identity.types import Authenticated, Authenticator, Presented
 from gateway.ingress import core
 from gateway.ingress.assertion import AssertionSigner
+from gateway.ingress.decision_index import DecisionIndexWriter, PendingDecision
 from gateway.ingress.devices import DeviceTrustSource
 from gateway.ingress.dlp import ResponseInspector
 from gateway.ingress.errors import DeviceTrustUnavailable, RequestRejected
@@ -58,7 +59,8 @@ class IngressGateway:
                  engine: PolicyEngine | None, devices: DeviceTrustSource,
                  inspector: ResponseInspector, signer: AssertionSigner, audit: AuditLog,
                  metrics: GatewayMetrics, options: GatewayRuntimeOptions,
-                 trusted_proxies: tuple[str, ...] = (), tls: bool = False) -> None:
+                 trusted_proxies: tuple[str, ...] = (), tls: bool = False,
+                 decision_index: DecisionIndexWriter | None = None) -> None:
         self.zones = zones
         self.authenticator = authenticator
         self.engine = engine
@@ -68,6 +70,7 @@ class IngressGateway:
         self.audit = audit
         self.metrics = metrics
         self.options = options
+        self.decision_index = decision_index  # the store's index; None: not kept
         self.limiter = RateLimiter(max_keys=options.rate_limit_keys,
                                    burst_seconds=options.rate_limit_burst_seconds)
         self.segments = SegmentMap(options.segments)
@@ -281,6 +284,14 @@ class IngressGateway:
         trail.allow, trail.reasons = decision.allow, decision.reasons
         for reason in decision.reasons or ("none",):
             self._decisions("allow" if decision.allow else "deny", reason).inc()
+        if self.decision_index is not None:
+            # a queue put: the writer thread masks and stores it (never awaited here)
+            self.decision_index.offer(PendingDecision(
+                decision_id=decision_id, time=now, subject=identity.subject.id,
+                device=device.id, zone=zone.name, level=zone.level, method=request.method,
+                path=target.path, allow=decision.allow, reasons=decision.reasons,
+                revision=self.engine.revision if self.engine is not None else "",
+                input=input_doc))
         verdict = core.enforce(identity, decision, decision_id)
         if isinstance(verdict, core.Respond):
             return await self._reply(request, trail, verdict)

@@ -23,7 +23,6 @@ from opa_client.opa_async import AsyncOpaClient
 from gateway.pdp.embedded import decision_from_raw, rule_path
 from gateway.pdp.port import Decision, JSONObject, JSONValue, PDPError, PDPUnavailable
 
-
 _PROBE_TTL = 1.0  # seconds a readiness probe's answer is reused
 
 

@@ -176,7 +176,7 @@ class PolicyReloader:
                 await self.check()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - reported, counted, never swallowed
+            except Exception as exc:
                 self.last_error = f"{self.path}: reload failed unexpectedly: " \
                                   f"{type(exc).__name__}: {exc}"
                 self._metrics.reloads.labels(result="failure").inc()

@@ -3,10 +3,15 @@
 The decision log (OPA event shape) is the full record; this index answers "what was
 decided for this subject, device or zone, and why". Recording is idempotent by
 decision_id and is not written to the change audit: it is itself a log of facts.
+
+A row may carry the policy revision that decided and the policy input (already masked by
+the caller, as the decision log masks it), so the control plane can re-decide it: shadow
+mode and replay. The input is bounded (`MAX_INPUT_BYTES` of JSON).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 
@@ -21,6 +26,21 @@ from gateway.store.types import DecisionFilter, DecisionRecord, Page
 _REASON = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _METHOD = re.compile(r"^[A-Z]{1,16}$")
 LEVELS = ("L1", "L2", "L3", "L4", "L5", "L6")
+MAX_INPUT_BYTES = 64 * 1024
+
+
+def _input(value: object) -> dict[str, object] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise InvalidRecord(f"input: must be a JSON object, got {type(value).__name__}")
+    try:
+        size = len(json.dumps(value, allow_nan=False, separators=(",", ":")))
+    except (TypeError, ValueError) as exc:
+        raise InvalidRecord(f"input: not JSON: {exc}") from None
+    if size > MAX_INPUT_BYTES:
+        raise InvalidRecord(f"input: larger than {MAX_INPUT_BYTES} bytes of JSON")
+    return value
 
 
 def _row(record: DecisionRecord) -> dict[str, object]:
@@ -46,13 +66,17 @@ def _row(record: DecisionRecord) -> dict[str, object]:
         "method": record.method,
         "path": record.path, "allow": record.allow, "reasons": list(record.reasons),
         "level": record.level,
+        "revision": (None if record.revision is None
+                     else _validate.text(record.revision, "revision", max_len=128)),
+        "input": _input(record.input),
     }
 
 
 def _record(row: DecisionEntry) -> DecisionRecord:
     return DecisionRecord(decision_id=row.decision_id, time=row.time, subject=row.subject,
                           device=row.device, zone=row.zone, method=row.method, path=row.path,
-                          allow=row.allow, reasons=tuple(row.reasons), level=row.level)
+                          allow=row.allow, reasons=tuple(row.reasons), level=row.level,
+                          revision=row.revision, input=row.input)
 
 
 def _conditions(flt: DecisionFilter) -> list[ColumnElement[bool]]:

@@ -133,6 +133,8 @@ class DecisionEntry(Base):
     allow: Mapped[bool] = mapped_column(Boolean)
     reasons: Mapped[list[str]] = mapped_column(JSON)
     level: Mapped[str | None] = mapped_column(String(2))
+    revision: Mapped[str | None] = mapped_column(String(128))  # the policy that decided
+    input: Mapped[dict[str, object] | None] = mapped_column(JSON)  # masked policy input
 
     __table_args__ = (
         Index(None, "time", "decision_id"),

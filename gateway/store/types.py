@@ -164,7 +164,11 @@ class DecisionRecord:
     path: str
     allow: bool
     reasons: tuple[str, ...] = ()
-    level: str | None = None
+    level: str | None = None  # the zone's level (input.resource.level)
+    revision: str | None = None  # the policy revision that decided
+    # the policy input, masked as the decision log masks it; None for decisions indexed
+    # without one (then replay and shadow can only rebuild an approximate input)
+    input: dict[str, object] | None = None
 
 
 @dataclass(frozen=True, slots=True)

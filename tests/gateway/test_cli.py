@@ -35,5 +35,14 @@ def test_bad_config_is_one_line_exit_2_no_traceback(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_deeply_nested_yaml_is_one_line_exit_2(tmp_path: Path) -> None:
+    path = tmp_path / "gw.yaml"
+    path.write_text("trust_domain: city.example\nzones: " + "[" * 5000 + "]" * 5000 + "\n")
+    result = run("config", "check", str(path))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert f"{path}: YAML nested too deeply" in result.stderr
+
+
 def test_unknown_option_is_usage_error() -> None:
     assert main(["config", "check", "--no-such-flag"]) == 2

@@ -204,3 +204,25 @@ def test_control_auto_quarantine_for_ingesters_needs_ingesters() -> None:
         info.value)
     off = parse_config("trust_domain: t\ncontrol: {auto_quarantine: {enabled: false}}\n")
     assert off.control.auto_quarantine is not None
+
+
+@pytest.mark.parametrize(("ingress", "indexes"), [
+    ("{}", False),  # file trust: the gateway holds no store
+    ("{device_trust: store}", True),  # on by default with the store
+    ("{device_trust: store, decision_index: false}", False),
+    ("{decision_index: true}", True),  # the store opened for the index alone
+])
+def test_decision_index_follows_the_store_unless_set(ingress: str, indexes: bool) -> None:
+    config = parse_config(f"trust_domain: city.example\ningress: {ingress}\n")
+    assert config.ingress.indexes_decisions is indexes
+    assert config.ingress.decision_index_queue == 10_000
+
+
+@pytest.mark.parametrize(("ingress", "message"), [
+    ("{decision_index: sometimes}", "ingress.decision_index"),
+    ("{decision_index_queue: 0}", "ingress.decision_index_queue"),
+    ("{decision_index_size: 5}", "ingress.decision_index_size"),  # unknown keys are errors
+])
+def test_decision_index_settings_are_checked(ingress: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_config(f"trust_domain: city.example\ningress: {ingress}\n")

@@ -2,7 +2,9 @@
 replay, and the signed active bundle that gateways and OPA sidecars pull.
 
 The work is done by `gateway.control.policy_service.PolicyService`, one per app (it holds
-the shadow candidate); this module only maps HTTP onto it. A rejected upload is stored
+the shadow candidate), with `gateway.control.shadow_sweep.ShadowSweep` feeding it the
+decisions gateways index (`serve_control` runs its thread); this module only maps HTTP
+onto them. A rejected upload is stored
 for the record and answered 422 ``policy-rejected`` with its failures; the policy in force
 does not change.
 """
@@ -16,14 +18,14 @@ from email.message import Message
 from email.policy import HTTP
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from gateway.control.access import Principal
 from gateway.control.auth import current_principal
-from gateway.control.context import ControlContext, control_context, json_object, read_body
+from gateway.control.context import ControlContext, json_object, read_body
 from gateway.control.errors import ApiProblem
 from gateway.control.policy_service import (
     ComparisonReport,
@@ -41,32 +43,48 @@ from gateway.control.schemas import (
     PolicyFilesIn,
     PolicyRevisionOut,
 )
+from gateway.control.shadow_sweep import ShadowSweep
 from gateway.pdp.port import Decision
 from gateway.store import PolicyRevisionRecord
 
 router = APIRouter(tags=["policies"])
-Ctx = Annotated[ControlContext, Depends(control_context)]
 Who = Annotated[Principal, Depends(current_principal)]
 _CREATE = threading.Lock()
 _MAX_FORM_OVERHEAD = 256 * 1024
 
 
-def policy_service(request: Request, ctx: Ctx) -> PolicyService:
-    """The app's one `PolicyService`, made from its context on first use."""
-    service = getattr(request.app.state, "policy_service", None)
+def service_of(app: FastAPI) -> PolicyService:
+    """The app's one `PolicyService` (and its `ShadowSweep`), made on first use."""
+    service = getattr(app.state, "policy_service", None)
     if isinstance(service, PolicyService):
         return service
     with _CREATE:
-        service = getattr(request.app.state, "policy_service", None)
+        service = getattr(app.state, "policy_service", None)
         if not isinstance(service, PolicyService):
+            ctx = getattr(app.state, "control", None)
+            if not isinstance(ctx, ControlContext):
+                raise ApiProblem(503, "not-configured", "the control plane has no context")
             service = PolicyService(
                 ctx.store, decision=ctx.config.policy.decision,
                 publish_path=ctx.publish_bundle, signing_key=ctx.bundle_signing_key,
                 key_id=ctx.bundle_key_id, verification_key=ctx.verification_key,
                 decision_log=ctx.config.policy.decision_log,
                 zone_prefixes={z.name: z.prefix for z in ctx.config.zones})
-            request.app.state.policy_service = service
+            app.state.shadow_sweep = ShadowSweep(service)
+            app.state.policy_service = service
     return service
+
+
+def shadow_sweep_of(app: FastAPI) -> ShadowSweep:
+    """The app's `ShadowSweep` (its thread is started by `serve_control`)."""
+    service_of(app)
+    sweep: ShadowSweep = app.state.shadow_sweep
+    return sweep
+
+
+def policy_service(request: Request) -> PolicyService:
+    """FastAPI dependency: the app's one `PolicyService`."""
+    return service_of(request.app)
 
 
 Service = Annotated[PolicyService, Depends(policy_service)]
@@ -119,7 +137,9 @@ class ComparisonOut(BaseModel):
     against: str
     total: int
     from_log: int = Field(description="decisions whose full input came from the decision "
-                                      "log; the rest were rebuilt from the index")
+                                      "log (the others' from the decision index)")
+    rebuilt: int = Field(default=0, description="decisions indexed without their input, "
+                         "re-decided on one rebuilt from the index: indicative only")
     changes: list[DisagreementOut]
 
 
@@ -141,7 +161,7 @@ def _disagreement_out(d: Disagreement) -> DisagreementOut:
 
 def _comparison_out(report: ComparisonReport) -> ComparisonOut:
     return ComparisonOut(revision=report.revision, against=report.against, total=report.total,
-                         from_log=report.from_log,
+                         from_log=report.from_log, rebuilt=report.rebuilt,
                          changes=[_disagreement_out(c) for c in report.changes])
 
 
@@ -276,8 +296,14 @@ def rollback(service: Service, who: Who) -> PolicyStatusOut:
 
 
 @router.get("/api/policies/shadow", response_model=ShadowOut)
-def shadow_state(service: Service) -> ShadowOut:
-    """The shadow candidate and the disagreements the gateway reported since it was set."""
+def shadow_state(request: Request, service: Service) -> ShadowOut:
+    """The shadow candidate, how many indexed decisions it was compared on since it was
+    set, and its disagreements with what the gateways enforced (last 200)."""
+    shadow_sweep_of(request.app).sweep_now()
+    return _shadow_out(service)
+
+
+def _shadow_out(service: PolicyService) -> ShadowOut:
     state = service.shadow()
     return ShadowOut(revision=state.revision, active_revision=state.active_revision,
                      set_by=state.set_by, set_at=state.set_at, compared=state.compared,
@@ -291,14 +317,14 @@ def set_shadow(body: ShadowIn, service: Service, who: Who) -> ShadowOut:
         service.set_shadow(body.revision, who.actor)
     except PolicyServiceError as exc:
         raise _problem(exc) from None
-    return shadow_state(service)
+    return _shadow_out(service)
 
 
 @router.delete("/api/policies/shadow", response_model=ShadowOut)
 def clear_shadow(service: Service, who: Who) -> ShadowOut:
     """Stop shadow evaluation."""
     service.clear_shadow(who.actor)
-    return shadow_state(service)
+    return _shadow_out(service)
 
 
 @router.get("/api/policies/shadow/report", response_model=ComparisonOut)

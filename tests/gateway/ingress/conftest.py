@@ -27,6 +27,7 @@ from gateway.identity import build_authenticator
 from gateway.idp import DevIdP, demo_config
 from gateway.ingress import GatewayRuntimeOptions, IngressGateway, Listener, build_gateway
 from gateway.ingress.app import default_inspector, start_listener
+from gateway.ingress.decision_index import DecisionIndexWriter
 from gateway.ingress.tls import server_context
 from gateway.metrics import GatewayMetrics
 from gateway.pdp.port import Decision, JSONObject, PDPUnavailable
@@ -207,7 +208,9 @@ async def harness_factory(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
     cleanups: list[Callable[[], Any]] = []
 
     async def make(*, config_extra: str = "", certificates: Path | None = None,
-                   client_ssl: ssl.SSLContext | None = None, **overrides: Any) -> Harness:
+                   client_ssl: ssl.SSLContext | None = None,
+                   decision_index: DecisionIndexWriter | None = None,
+                   metrics: GatewayMetrics | None = None, **overrides: Any) -> Harness:
         idp_cm = DevIdP.start(demo_config(), "127.0.0.1", 0)
         idp = await idp_cm.__aenter__()
         cleanups.append(lambda: idp_cm.__aexit__(None, None, None))
@@ -221,12 +224,12 @@ async def harness_factory(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
         auth = build_authenticator(config, certificates)
         cleanups.append(auth.close)
         policy = ScriptedPolicy()
-        metrics = GatewayMetrics()
+        metrics = metrics or GatewayMetrics()
         audit = AuditLog.open(options.audit_log)
         cleanups.append(lambda: asyncio.to_thread(audit.close))
         gateway = build_gateway(config, options, authenticator=auth, engine=policy,
                                 inspector=INSPECTOR, audit=audit,
-                                metrics=metrics)
+                                metrics=metrics, decision_index=decision_index)
         cleanups.append(gateway.close)
         server_ssl = server_context(config.tls) if config.tls is not None else None
         listener = await start_listener(gateway, "127.0.0.1", 0, ssl_context=server_ssl)

@@ -113,6 +113,36 @@ zones:
     assert kinds[-2:] == ["request", "shutdown"]
 
 
+async def test_serve_decision_log_masks_configured_fields(tmp_path: Path,
+                                                          upstream: Upstream) -> None:
+    port = _free_port()
+    config = tmp_path / "gateway.yaml"
+    decisions = tmp_path / "decisions.jsonl"
+    config.write_text(f"""
+trust_domain: city.example
+listen: {{ingress: "127.0.0.1:{port}"}}
+policy: {{engine: embedded, bundle: "{POLICIES}", decision_log: "{decisions}",
+          decision_log_mask: [/input/source/ip, /input/request/query/patient]}}
+zones:
+  - {{name: open, prefix: /zones/open/, upstream: "{upstream.url}", level: L1}}
+""")
+    served = await _serve(config, tmp_path / "audit.jsonl")
+    try:
+        await served.wait_for("listening")
+        async with aiohttp.ClientSession() as client, client.get(
+                f"http://127.0.0.1:{port}/zones/open/x?patient=zhang",
+                headers={"Cookie": "session=secret"}) as resp:
+            assert resp.status == 401
+    finally:
+        served.proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(served.proc.wait(), 60) == 0
+    event = json.loads(decisions.read_text().splitlines()[-1])
+    assert "ip" not in event["input"]["source"]
+    assert "patient" not in event["input"]["request"]["query"]
+    assert "cookie" not in event["input"]["request"].get("headers", {})  # built-in mask kept
+    assert {"/input/source/ip", "/input/request/query/patient"} <= set(event["erased"])
+
+
 async def test_serve_bad_config_is_one_line_exit_2(tmp_path: Path) -> None:
     config = tmp_path / "gateway.yaml"
     config.write_text("trust_domain: city.example\nzones:\n  - {name: metrics, prefix: "

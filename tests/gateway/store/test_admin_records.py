@@ -174,6 +174,10 @@ def test_decision_index_search(store: Store) -> None:
     ({"allow": "yes"}, "allow"),
     ({"time": datetime(2026, 1, 1)}, "naive"),
     ({"decision_id": ""}, "decision_id"),
+    ({"revision": "v" * 129}, "revision"),
+    ({"input": ["not", "an", "object"]}, "input: must be a JSON object"),
+    ({"input": {"big": "x" * (64 * 1024)}}, "input: larger than"),
+    ({"input": {"when": datetime(2026, 1, 1)}}, "input: not JSON"),
 ])
 def test_bad_decision(store: Store, kw: dict[str, object], error: str) -> None:
     with pytest.raises(InvalidRecord, match=error):

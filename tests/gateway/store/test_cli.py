@@ -28,11 +28,11 @@ def run(*args: str) -> tuple[int, str, BaseException | None]:
 
 def test_migrate_then_status(url: str) -> None:
     code, out, _ = run("migrate", "--store", url)
-    assert code == 0 and "schema empty -> 0001" in out
+    assert code == 0 and "schema empty -> 0002" in out
     code, out, _ = run("migrate", "--store", url)
-    assert code == 0 and "schema 0001 -> 0001" in out
+    assert code == 0 and "schema 0002 -> 0002" in out
     code, out, _ = run("status", "--store", url)
-    assert code == 0 and "alerts" in out and "head 0001" in out
+    assert code == 0 and "alerts" in out and "head 0002" in out
 
 
 def test_store_from_the_gateway_config(tmp_path: Path) -> None:
