@@ -7,7 +7,9 @@ socket, a clock or a file, so every branch is tested without a network.
 
 from __future__ import annotations
 
+import ipaddress
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -75,6 +77,34 @@ class Forward:
 
 
 Verdict = Forward | Respond
+
+
+def client_address(peer: str, forwarded_for: str | None,
+                   is_trusted: Callable[[str], bool]) -> str:
+    """The address the request comes from, as policy and quarantine should see it.
+
+    From anyone but a trusted front proxy it is the peer. Behind one, it is the right-most
+    address of `X-Forwarded-For` that is not itself a trusted proxy (each proxy appends the
+    address it received from; entries left of the first untrusted one could be the
+    client's own inventions). When that header is missing or that entry is not an IP
+    address, the client is unknown: '' (no segment, no address to match), never the
+    proxy's own address, whose segment may be trusted.
+    """
+    if not is_trusted(peer):
+        return peer
+    for entry in reversed((forwarded_for or "").split(",")):
+        candidate = entry.strip()
+        if candidate.startswith("[") and "]" in candidate:  # [v6]:port
+            candidate = candidate[1:candidate.index("]")]
+        elif candidate.count(":") == 1:  # v4:port
+            candidate = candidate.split(":", 1)[0]
+        try:
+            address = str(ipaddress.ip_address(candidate))
+        except ValueError:
+            return ""
+        if not is_trusted(address):
+            return address
+    return ""
 
 
 def risk_score(identity: Authenticated, device: DeviceFacts) -> int:

@@ -45,7 +45,7 @@ from gateway.ingress.upstream import (
     verdict_response,
 )
 from gateway.metrics import GatewayMetrics
-from gateway.pdp.port import Decision, JSONObject, PDPUnavailable, PolicyEngine
+from gateway.pdp.port import Decision, JSONObject, PDPUnavailable, PolicyEngine, readiness
 
 _log = logging.getLogger("zonegate.ingress")
 JWKS_PATH = RESERVED_PREFIX + "jwks.json"
@@ -133,7 +133,7 @@ class IngressGateway:
         if raw_path == "/healthz":
             return web.json_response({"status": "ok"})
         if raw_path == "/readyz":
-            return self._readyz()
+            return await self._readyz()
         if raw_path == "/metrics":
             return web.Response(body=self.metrics.render(),
                                 headers={"Content-Type": self.metrics.content_type})
@@ -144,13 +144,19 @@ class IngressGateway:
             return web.json_response({"error": "not_found"}, status=404)
         return await self._proxy(request)
 
-    def _readyz(self) -> web.Response:
+    async def _readyz(self) -> web.Response:
         problems = []
+        body: dict[str, object] = {}
         if self.engine is None:
             problems.append("no-active-policy")
+        else:
+            # a remote PDP (OPA) that is down or has no bundle cannot decide anything
+            pdp_problem = await readiness(self.engine)
+            if pdp_problem is not None:
+                problems.append("pdp-unavailable")
+                body["pdp"] = pdp_problem
         if not self.audit.healthy:
             problems.append("audit-unavailable")
-        body: dict[str, object] = {}
         status = getattr(self.devices, "status", None)
         if callable(status):
             # the store's quarantine snapshot: a stale one is still enforced (ready, and
@@ -260,8 +266,11 @@ class IngressGateway:
         trail.subject, trail.subject_type = identity.subject.id, identity.subject.type
         trail.authenticated = identity.subject.authenticated
         now = datetime.now(UTC)
+        # behind a trusted front proxy the client is the one it forwarded for
+        client = core.client_address(peer, request.headers.get("X-Forwarded-For"),
+                                     self._from_trusted_proxy)
         try:
-            device = self.devices.lookup(identity.certificate, peer, now)
+            device = self.devices.lookup(identity.certificate, client, now)
         except DeviceTrustUnavailable as exc:
             _log.error("device trust unavailable: %s", exc, extra={"request_id": rid})
             return await self._reply(request, trail,
@@ -271,8 +280,8 @@ class IngressGateway:
         facts = core.RequestFacts(
             request_id=rid, method=request.method, host=request.host,
             time=now.isoformat(timespec="seconds").replace("+00:00", "Z"),
-            source_ip=peer, target=target, route=match,
-            source_zone=self.segments.segment_of(peer), headers=inbound)
+            source_ip=client, target=target, route=match,
+            source_zone=self.segments.segment_of(client) if client else "", headers=inbound)
         input_doc = core.policy_input(facts, identity, device, core.risk_score(identity, device))
         decision_id = trail.decision_id = uuid.uuid4().hex
         decision = await self._decide(input_doc, rid)
@@ -298,7 +307,7 @@ class IngressGateway:
         if verdict.audit_full:
             trail.full_input = dict(input_doc)
         if verdict.rate_limit is not None:
-            wait = self.limiter.take(_rate_keys(identity, peer), verdict.rate_limit,
+            wait = self.limiter.take(_rate_keys(identity, client or peer), verdict.rate_limit,
                                      time.monotonic())
             if wait:
                 self.metrics.rate_limited.inc()

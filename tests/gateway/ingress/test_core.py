@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import jwt
 import pytest
 from yarl import URL
@@ -212,6 +214,28 @@ def test_rate_limiter_a_changed_limit_never_refills_the_bucket() -> None:
     # a lower limit's smaller capacity holds: 100 s at 6/min refill at most 1 token
     limiter.take(("b",), 600, 0.0)
     assert [limiter.take(("b",), 6, 100.0) for _ in range(2)][1] > 0
+
+
+def _behind(*networks: str) -> Any:
+    import ipaddress
+
+    nets = [ipaddress.ip_network(n) for n in networks]
+    return lambda ip: any(ipaddress.ip_address(ip) in n for n in nets) if ip else False
+
+
+@pytest.mark.parametrize(("peer", "xff", "client"), [
+    ("10.1.2.3", "10.9.9.9", "10.1.2.3"),  # not a proxy: its XFF means nothing
+    ("10.0.0.2", "10.20.5.5", "10.20.5.5"),
+    ("10.0.0.2", "6.6.6.6, 10.20.5.5", "10.20.5.5"),  # left of it: the client's inventions
+    ("10.0.0.2", "10.20.5.5, 10.0.0.3", "10.20.5.5"),  # a second trusted hop is skipped
+    ("10.0.0.2", "10.20.5.5:5123", "10.20.5.5"),
+    ("10.0.0.2", "[2001:db8::7]:443", "2001:db8::7"),
+    ("10.0.0.2", None, ""),  # the proxy forwarded for no one: unknown, not the proxy
+    ("10.0.0.2", "unknown", ""),
+    ("10.0.0.2", "10.0.0.3", ""),  # only proxies: no client address
+])
+def test_client_address(peer: str, xff: str | None, client: str) -> None:
+    assert core.client_address(peer, xff, _behind("10.0.0.0/29")) == client
 
 
 def test_assertion_verifies_with_published_jwks() -> None:

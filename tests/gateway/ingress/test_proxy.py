@@ -215,6 +215,32 @@ async def test_volume_above_clearance_is_refused_even_after_masking(gw: Harness)
         assert (await resp.json())["phones"] == PHONE_BOOK
 
 
+@pytest.mark.parametrize(("decision", "mode", "ready"), [
+    ("zonegate/authz/decision", "ok", True),
+    ("zonegate/authz/decision", "error", False),  # OPA up but failing
+    ("zonegate/authz/no_such_rule", "ok", False),  # OPA up, bundle not loaded: undefined
+])
+async def test_readyz_asks_a_remote_pdp(gw: Harness, decision: str, mode: str,
+                                        ready: bool) -> None:
+    from gateway.pdp import OPAEngine
+    from tests.gateway.pdp.conftest import POLICIES
+    from tests.gateway.pdp.opa_standin import OPAStandIn
+
+    server = OPAStandIn(POLICIES, mode=mode)  # the OPA Data API stand-in (no OPA here)
+    await server.start()
+    engine = OPAEngine(server.url, decision, timeout_seconds=5)
+    try:
+        gw.gateway.set_engine(engine)
+        async with gw.client.get(f"{gw.url}/readyz") as resp:
+            body = await resp.json()
+        assert (resp.status == 200) is ready, body
+        if not ready:
+            assert body["reasons"] == ["pdp-unavailable"] and body["pdp"]
+    finally:
+        await engine.close()
+        await server.stop()
+
+
 async def test_reserved_endpoints(gw: Harness) -> None:
     async with gw.client.get(f"{gw.url}/healthz") as resp:
         assert resp.status == 200

@@ -149,7 +149,8 @@ async def test_xfcc_believed_only_from_a_trusted_front_proxy(
     tls = _tls(pki, "optional") + f'  trusted_xfcc_from: ["{trusted}"]\n'
     gw: Harness = await harness_factory(config_extra=tls, certificates=pki.ca_dir,
                                         client_ssl=_client(pki, None))
-    headers = {"X-Forwarded-Client-Cert": _xfcc(cert.read_bytes())}
+    headers = {"X-Forwarded-Client-Cert": _xfcc(cert.read_bytes()),
+               "X-Forwarded-For": "10.20.5.5"}
     async with gw.client.get(f"{gw.url}/zones/open/x", headers=headers) as resp:
         assert resp.status == 200
     doc: Any = gw.policy.seen[-1]
@@ -157,7 +158,9 @@ async def test_xfcc_believed_only_from_a_trusted_front_proxy(
         assert doc["subject"]["type"] == "device"
         assert doc["subject"]["spiffe_id"].endswith(f"/device/cam-xfcc-{believed}")
         assert doc["device"]["trust"] == "trusted"
+        assert doc["source"]["ip"] == "10.20.5.5"  # the client the proxy forwarded for
     else:
         assert doc["subject"]["authenticated"] is False and doc["device"]["id"] == ""
+        assert doc["source"]["ip"] == "127.0.0.1"  # an untrusted peer's XFF means nothing
     names = {k.lower() for k, _ in gw.upstream.seen[-1]["headers"]}
     assert "x-forwarded-client-cert" not in names  # never passed on, believed or not
