@@ -6,7 +6,7 @@
 set -euo pipefail
 declare -A want=(
   [openssl]=openssl [tshark]=tshark [nmap]=nmap [tcpdump]=tcpdump [dig]=dnsutils
-  [mosquitto_pub]=mosquitto-clients [mosquitto]=mosquitto [nginx]=nginx-light [wrk]=wrk [ip]=iproute2 [curl]=curl [chromium]=chromium [chromedriver]=chromium-driver
+  [mosquitto_pub]=mosquitto-clients [mosquitto]=mosquitto [nginx]=nginx-light [wrk]=wrk [ip]=iproute2 [iptables]=iptables [curl]=curl [chromium]=chromium [chromedriver]=chromium-driver
 )
 missing=()
 for cmd in "${!want[@]}"; do

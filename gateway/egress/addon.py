@@ -48,7 +48,12 @@ from gateway.egress.core import (
 from gateway.egress.dlp import OutboundInspector, Uninspectable
 from gateway.egress.errors import EgressUnavailable
 from gateway.egress.identify import Terminal, TerminalIdentifier
-from gateway.egress.policy_input import OutboundRequest, canonical_host, egress_input
+from gateway.egress.policy_input import (
+    OutboundRequest,
+    canonical_host,
+    egress_input,
+    host_of_header,
+)
 from gateway.pdp.port import PDPUnavailable, PolicyEngine
 
 log = logging.getLogger("zonegate.egress")
@@ -177,19 +182,21 @@ class EgressGuard:
     def _outbound(self, flow: http.HTTPFlow) -> OutboundRequest:
         req = flow.request
         sni = flow.client_conn.sni or ""
+        host_header = req.host_header or ""
         if self.settings.mode == "transparent":
             # the terminal dialled an IP; the proxy connects to the name it asked for
             # (SNI, else Host) and resolves it itself, so that the name the policy judged
-            # is the one reached. The policy refuses SNI and Host that disagree.
-            name = sni or req.host_header or ""
-            name = name.rsplit(":", 1)[0] if name.count(":") == 1 else name
+            # is the one reached. The policy refuses SNI and Host that disagree, so only
+            # the address changes: `req.host = …` would also rewrite the Host header to
+            # the SNI name and hide exactly that disagreement (domain fronting).
+            name = sni or host_of_header(host_header)
             if name:
-                req.host = name
+                req.data.host = name
         return OutboundRequest(
             id=uuid.uuid4().hex, method=req.method, scheme=req.scheme, host=req.host,
             port=req.port, path=urlsplit(req.path).path or "/",
             time=self._clock().strftime("%Y-%m-%dT%H:%M:%SZ"),
-            host_header=req.host_header or "", sni=sni,
+            host_header=host_header, sni=sni,
         )
 
     def _inspect(self, flow: http.HTTPFlow, ceiling: str) -> Verdict:

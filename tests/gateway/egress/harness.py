@@ -15,7 +15,7 @@ import ssl
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -210,10 +210,12 @@ egress:
     return config
 
 
-def start_proxy(config: Path, *args: str) -> tuple[subprocess.Popen[str], int]:
-    """Start `zonegate egress run`; returns once it printed the address it listens on."""
-    proc = subprocess.Popen([ZONEGATE, "egress", "run", "--config", str(config),
-                             "--listen", "127.0.0.1:0", *args],
+def start_proxy(config: Path, *args: str, listen: str = "127.0.0.1:0",
+                prefix: Sequence[str] = ()) -> tuple[subprocess.Popen[str], int]:
+    """Start `zonegate egress run` (under `prefix`, e.g. `ip netns exec NS`); returns once
+    it printed the address it listens on."""
+    proc = subprocess.Popen([*prefix, ZONEGATE, "egress", "run", "--config", str(config),
+                             "--listen", listen, *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     sel = selectors.DefaultSelector()

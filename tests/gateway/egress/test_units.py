@@ -7,10 +7,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from mitmproxy.test import tflow
 
+from classify import Classifier
 from gateway.config import EgressCA, EgressConfig
+from gateway.egress.addon import EgressGuard, GuardSettings
 from gateway.egress.alerts import EGRESS_BLOCKED, EgressEvent, to_ecs
 from gateway.egress.core import judge_body, refusal
+from gateway.egress.dlp import OutboundInspector
 from gateway.egress.errors import EgressError, EgressUnavailable
 from gateway.egress.identify import InventoryIndex, Terminal, TerminalIdentifier
 from gateway.egress.interception import interception_pem
@@ -94,6 +98,31 @@ def test_the_shipped_policy_decides_on_the_input_this_adapter_builds() -> None:
     assert refused.reasons == ("destination-not-permitted",)  # type: ignore[attr-defined]
     nobody = _decide(Terminal("10.20.0.99"), "telemetry.camvendor.example")
     assert nobody.reasons == ("device-unmanaged",)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("sni", "host_header", "destination"), [
+    ("api.vendor.example", "api.vendor.example", "api.vendor.example"),
+    ("api.vendor.example", "paste.evil.example", "api.vendor.example"),  # fronting
+    ("", "api.vendor.example:80", "api.vendor.example"),  # plain HTTP: the Host header
+    ("", "", "10.215.9.9"),  # nothing named: the address the terminal dialled
+])
+def test_transparent_mode_connects_to_the_name_and_keeps_the_host_header(
+        sni: str, host_header: str, destination: str) -> None:
+    guard = EgressGuard(engine=EmbeddedEngine.from_path(REPO / "policies",
+                                                        "zonegate/egress/decision"),
+                        identifier=TerminalIdentifier(),
+                        inspector=OutboundInspector(Classifier.default()),
+                        settings=GuardSettings(mode="transparent"))
+    flow = tflow.tflow()
+    flow.request.data.host, flow.request.port = "10.215.9.9", 443
+    flow.client_conn.sni = sni or None
+    if host_header:
+        flow.request.headers["Host"] = host_header
+    outbound = guard._outbound(flow)
+    assert (outbound.host, outbound.port, outbound.sni) == (destination, 443, sni)
+    # the terminal's Host header reaches the policy (and the upstream) unchanged
+    assert outbound.host_header == host_header == flow.request.headers.get("Host", "")
+    assert flow.request.host == destination
 
 
 def test_identification_by_inventory_and_quarantine(tmp_path: Path) -> None:
