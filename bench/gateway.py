@@ -4,6 +4,10 @@ Rows (wrk, one thread, same upstream, one worker each unless said):
 - upstream direct: the upstream (nginx returning a ~1 KB JSON body) without any proxy;
 - nginx proxy_pass: nginx with upstream keep-alive, no checks;
 - aiohttp proxy: a bare aiohttp reverse proxy (no checks): the ceiling for our stack;
+- httpx proxy: uvicorn serving a bare ASGI app that forwards with one httpx.AsyncClient
+  (no checks), the stack DESIGN.md measured and rejected for the upstream hop;
+- mitmproxy reverse: `mitmdump --mode reverse:UPSTREAM` (no checks, no addons), the engine
+  of the egress PEP;
 - zonegate, all checks: `zonegate serve` with JWT verification (dev IdP's ES256 token;
   wrk repeats one token, so the verified-identity cache answers after the first), the
   embedded Rego engine running policies/ (with its decision cache),
@@ -53,6 +57,28 @@ RECORD = {"name": "张三", "resident_id": "11010519491231002X", "phone": "13800
 BODY = json.dumps({"records": [dict(RECORD, id=i) for i in range(7)]}, ensure_ascii=False)
 # the same shape, made unique per request by nginx's $request_id (no DLP cache hit)
 UNIQUE = BODY.replace('"id": 0', '"id": "$request_id"')
+HTTPX_PROXY = """
+import sys, httpx, uvicorn
+UP = sys.argv[2]
+client = httpx.AsyncClient(base_url=UP, limits=httpx.Limits(max_keepalive_connections=64))
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    target = scope["raw_path"].decode() + ("?" + scope["query_string"].decode()
+                                           if scope["query_string"] else "")
+    up = await client.request(scope["method"], target, content=body)
+    await send({"type": "http.response.start", "status": up.status_code,
+                "headers": [(b"content-type", up.headers.get("content-type", "").encode())]})
+    await send({"type": "http.response.body", "body": up.content})
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning",
+            access_log=False)
+"""
 PROXY = """
 import sys, aiohttp, asyncio
 from aiohttp import web
@@ -233,7 +259,7 @@ def main() -> None:
     notes: list[str] = []
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        up, ngx, plain, gw, gw2 = (_port() for _ in range(5))
+        up, ngx, plain, gw, gw2, hx, mitm = (_port() for _ in range(7))
         upstream_conf = _nginx_conf(tmp, "upstream", f"""  server {{
     listen 127.0.0.1:{up};
     keepalive_requests 1000000;
@@ -263,6 +289,16 @@ def main() -> None:
                 rows.append({"target": "nginx proxy_pass", **nginx})
                 rows.append({"target": "aiohttp proxy, no checks",
                              **wrk(f"http://127.0.0.1:{plain}{path}", tmp=tmp)})
+                with _process([sys.executable, "-c", HTTPX_PROXY, str(hx),
+                               f"http://127.0.0.1:{up}"], port=hx):
+                    rows.append({"target": "uvicorn + httpx proxy, no checks",
+                                 **wrk(f"http://127.0.0.1:{hx}{path}", tmp=tmp)})
+                mitmdump = Path(sys.executable).with_name("mitmdump")
+                with _process([str(mitmdump), "-q", "--listen-host", "127.0.0.1", "-p",
+                               str(mitm), "--mode", f"reverse:http://127.0.0.1:{up}"],
+                              port=mitm):
+                    rows.append({"target": "mitmproxy reverse mode, no checks",
+                                 **wrk(f"http://127.0.0.1:{mitm}{path}", tmp=tmp)})
                 unique = "/zones/open/unique"
                 with _process(_gateway_args(tmp, "gw", idp, up, gw), ready='"listening"',
                               log=tmp / "gw.log"):
