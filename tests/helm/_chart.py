@@ -147,7 +147,7 @@ class HelmRenderer:
         for source, text in sorted(out.items()):
             if source.endswith("NOTES.txt"):
                 continue
-            manifests.extend(_documents(source, text))
+            manifests.extend(documents(source, text))
         return manifests
 
 
@@ -156,11 +156,12 @@ def parse_template_output(stream: str) -> list[Manifest]:
     manifests: list[Manifest] = []
     for chunk in re.split(r"^---[ \t]*$", stream, flags=re.MULTILINE):
         found = re.search(r"^# Source: (\S+)", chunk, flags=re.MULTILINE)
-        manifests.extend(_documents(found[1] if found else "", chunk))
+        manifests.extend(documents(found[1] if found else "", chunk))
     return manifests
 
 
-def _documents(source: str, text: str) -> Iterator[Manifest]:
+def documents(source: str, text: str) -> Iterator[Manifest]:
+    """The objects of one rendered template (empty documents dropped)."""
     for doc in yaml.safe_load_all(text):
         if doc:
             assert isinstance(doc, dict), f"{source}: a document that is not a mapping"

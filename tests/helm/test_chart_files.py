@@ -1,7 +1,8 @@
 """The chart's files, checked without Helm: Chart.yaml, template syntax, and the config keys.
 
-These do not render anything (that is test_render.py's job, with a real Helm); they catch
-what can be seen in the files themselves.
+These do not render anything (test_render_local.py renders with tests/helm/_gotemplate.py,
+the test_render_* modules with a real Helm); they catch what can be seen in the files
+themselves.
 """
 
 from __future__ import annotations
@@ -131,8 +132,9 @@ def _field_names(model: type[BaseModel], into: set[str]) -> set[str]:
     return into
 
 
-def test_config_template_writes_only_contract_keys() -> None:
-    # contract 2: the gateway refuses unknown keys, so a misspelt key here is an outage
+def test_config_template_writes_only_keys_the_config_model_knows() -> None:
+    # contract 2 and its extensions (gateway/config.py): the gateway refuses unknown keys,
+    # so a misspelt key here is an outage
     known = _field_names(GatewayConfig, set())
     written = set()
     for line in _config_block():
@@ -144,8 +146,27 @@ def test_config_template_writes_only_contract_keys() -> None:
 
 
 def test_config_template_writes_every_section() -> None:
+    # ingress: quarantines from the store and the shared assertion key; control: the bundle
+    # signing key, the CA and the ingesters; segments: the policy's source networks
     written = {m[1] for line in _config_block() if (m := re.match(r"^    ([a-z_]+):", line))}
-    assert written == {"trust_domain", "listen", "tls", "identity", "policy", "zones", "store"}
+    assert written == {"trust_domain", "listen", "tls", "identity", "policy", "zones",
+                       "segments", "ingress", "control", "store"}
+
+
+@pytest.mark.parametrize(("section", "key"), [
+    ("ingress", "device_trust"), ("ingress", "trust_refresh_seconds"),
+    ("ingress", "signing_key"), ("ingress", "audit_log"), ("control", "ingesters"),
+    ("control", "bundle_signing_key"), ("control", "bundle_key_id"), ("control", "ca_dir"),
+])
+def test_config_template_writes_the_wiring_key(section: str, key: str) -> None:
+    lines = _config_block()
+    start = lines.index(f"    {section}:")
+    body = []
+    for line in lines[start + 1:]:
+        if re.match(r"^    [a-z_]+:", line):
+            break
+        body.append(line)
+    assert any(re.match(rf"^\s+{key}:", line) for line in body), f"{section}.{key}"
 
 
 @pytest.mark.parametrize("path", example_files(), ids=lambda p: p.name)

@@ -140,7 +140,7 @@ def test_store_url_has_no_password_and_requires_tls(helm: HelmRenderer) -> None:
         ({"enabled": False}, None),
         ({"enabled": True, "clientCert": "required", "trustedXfccFrom": ["10.0.0.0/8"],
           "crl": {"secretName": "zonegate-crl", "key": "crl.pem"}},
-         ("required", "/etc/zonegate/crl/crl.pem", ("10.0.0.0/8",))),
+         ("required", "/etc/zonegate/ca/crl.pem", ("10.0.0.0/8",))),
     ],
     ids=["plain", "mtls-with-crl"],
 )
@@ -156,6 +156,11 @@ def test_tls_section(helm: HelmRenderer, tls: dict[str, Any],
     assert config.tls is not None
     assert (config.tls.client_cert, str(config.tls.crl), config.tls.trusted_xfcc_from) == expected
     assert probe["httpGet"]["scheme"] == "HTTPS"
+    # the verifier reads root.crt, intermediate.crt and crl.pem beside tls.client_ca
+    volumes = {v["name"]: v for v in pod_specs(manifests)[f"{FULL}-gateway"]["volumes"]}
+    sources = volumes["client-ca"]["projected"]["sources"]
+    assert [s["secret"]["name"] for s in sources] == ["zonegate-ca-public", "zonegate-crl"]
+    assert sources[1]["secret"]["items"] == [{"key": "crl.pem", "path": "crl.pem"}]
 
 
 def test_oidc_issuers_reach_theconfig_of(helm: HelmRenderer) -> None:

@@ -109,6 +109,30 @@ GOOD = [
     ("cpu-as-number", {"gateway": {"resources": {"requests": {"cpu": 0.5, "memory": "1Gi"},
                                                  "limits": {"cpu": 2, "memory": "2Gi"}}}}),
     ("monitor-non-root", {"monitor": {"runAsNonRoot": True}}),
+    ("segments", {"segments": {"gov-net": ["10.10.0.0/16", "fd00:10::/64"],
+                               "hospital-net": ["10.20.0.1/32"]}}),
+    ("zone-sources", {"zones": [_zone(sources=["gov-net", "*"])]}),
+    ("zone-without-sources", {"zones": [_zone()]}),
+    ("gateway-keeps-client-address", {"gateway": {"service": {
+        "type": "LoadBalancer", "externalTrafficPolicy": "Local"}}}),
+    ("monitor-posts-alerts", {"monitor": {"alertsUrl": "https://control:8444/api/alerts",
+                                          "alertsClient": {"spiffeId":
+                                              "spiffe://city.example/zone/edge/svc/mon"}}}),
+    ("ingesters-and-auto-quarantine", {"controlPlane": {
+        "ingesters": ["spiffe://city.example/zone/edge/svc/egress"],
+        "autoQuarantine": {"enabled": True, "rules": ["port_scan_horizontal"],
+                           "minSeverity": 90, "durationSeconds": 600}}}),
+    ("control-plane-ca", {"controlPlane": {"ca": {
+        "secretName": "zonegate-ca", "passphraseSecret": {"name": "ca-pass", "key": "p"},
+        "persistence": {"accessMode": "ReadWriteMany", "storageClassName": "cephfs"}}}}),
+    ("keys-created-by-chart", {"gateway": {"assertionKey": {"create": True,
+                                                            "privateKey": PEM_KEY}},
+                               "controlPlane": {"bundleSigning": {"create": True,
+                                                                  "privateKey": PEM_KEY}}}),
+    ("bundle-server-without-control-signing", {
+        "opa": {"bundle": {"url": "https://bundles.city.example"}},
+        "controlPlane": {"bundleSigning": {"secretName": ""}}}),
+    ("no-client-ca", {"tls": {"clientCert": "off", "clientCA": {"secretName": ""}}}),
 ]
 
 
@@ -208,6 +232,49 @@ BAD = [
     ("zone-without-upstream", {"zones": [{"name": "x", "prefix": "/x/", "level": "L1"}]},
      "$.zones[0]"),
     ("zones-not-a-list", {"zones": {"health": {}}}, "$.zones"),
+    ("zone-source-not-a-segment", {"zones": [_zone(sources=["Gov Net"])]},
+     "$.zones[0].sources[0]"),
+    ("zone-sources-empty", {"zones": [_zone(sources=[])]}, "$.zones[0].sources"),
+    ("segment-bare-address", {"segments": {"gov-net": ["10.0.0.1"]}},
+     "$.segments['gov-net'][0]"),
+    ("segment-not-a-network", {"segments": {"gov-net": ["gov.example/24"]}},
+     "$.segments['gov-net'][0]"),
+    ("segment-name-upper-case", {"segments": {"GovNet": ["10.0.0.0/8"]}}, "$.segments"),
+    ("segment-without-networks", {"segments": {"gov-net": []}}, "$.segments['gov-net']"),
+    ("trust-refresh-zero", {"gateway": {"trustRefreshSeconds": 0}},
+     "$.gateway.trustRefreshSeconds"),
+    ("trust-refresh-too-slow", {"gateway": {"trustRefreshSeconds": 600}},
+     "$.gateway.trustRefreshSeconds"),
+    ("assertion-key-unnamed", {"gateway": {"assertionKey": {"secretName": ""}}},
+     "$.gateway.assertionKey.secretName"),
+    ("assertion-key-create-without-pem", {"gateway": {"assertionKey": {"create": True}}},
+     "$.gateway.assertionKey.privateKey"),
+    ("assertion-key-create-public-key", {"gateway": {"assertionKey": {
+        "create": True, "privateKey": PEM_PUBLIC}}}, "$.gateway.assertionKey.privateKey"),
+    ("bundle-signing-create-without-pem", {"controlPlane": {"bundleSigning": {
+        "create": True}}}, "$.controlPlane.bundleSigning.privateKey"),
+    ("bundle-signing-create-unnamed", {"controlPlane": {"bundleSigning": {
+        "create": True, "secretName": "", "privateKey": PEM_KEY}}},
+     "$.controlPlane.bundleSigning.secretName"),
+    ("external-traffic-policy", {"gateway": {"service": {"externalTrafficPolicy": "local"}}},
+     "$.gateway.service.externalTrafficPolicy"),
+    ("ca-access-mode", {"controlPlane": {"ca": {"persistence": {
+        "accessMode": "ReadOnlyMany"}}}}, "$.controlPlane.ca.persistence.accessMode"),
+    ("ca-volume-size", {"controlPlane": {"ca": {"persistence": {"size": "big"}}}},
+     "$.controlPlane.ca.persistence.size"),
+    ("ingester-not-spiffe", {"controlPlane": {"ingesters": ["monitor"]}},
+     "$.controlPlane.ingesters[0]"),
+    ("auto-quarantine-too-short", {"controlPlane": {"autoQuarantine": {
+        "durationSeconds": 10}}}, "$.controlPlane.autoQuarantine.durationSeconds"),
+    ("auto-quarantine-rule-id", {"controlPlane": {"autoQuarantine": {
+        "rules": ["Port-Scan"]}}}, "$.controlPlane.autoQuarantine.rules[0]"),
+    ("alerts-over-http", {"monitor": {"alertsUrl": "http://control:8444/api/alerts"}},
+     "$.monitor.alertsUrl"),
+    ("alerts-without-client-certificate", {"monitor": {
+        "alertsUrl": "https://control:8444/api/alerts", "alertsClient": {"secretName": ""}}},
+     "$.monitor.alertsClient.secretName"),
+    ("monitor-spiffe-id-shape", {"monitor": {"alertsClient": {
+        "spiffeId": "spiffe://city.example/monitor"}}}, "$.monitor.alertsClient.spiffeId"),
 ]
 
 

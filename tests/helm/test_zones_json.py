@@ -1,8 +1,11 @@
 """The chart's default zones match policies/data/zones.json, the zones the policy knows.
 
 The policy (policies/authz.rego) routes `/zones/<name>/…` to zone `<name>` and reads the
-zone's level from zones.json; the chart's values give each zone its gateway route and its
-NetworkPolicy. A zone in one but not the other is either unreachable or unsegmented.
+zone's level and admitted source segments from zones.json; the chart's values give each
+zone its gateway route and its NetworkPolicy, and the zones' `sources` shape who may
+connect to the gateway at all. A zone in one but not the other is either unreachable or
+unsegmented; sources that drift would let the NetworkPolicy drop callers the policy
+admits.
 """
 
 from __future__ import annotations
@@ -33,13 +36,13 @@ def test_same_zone_names(policy_zones: dict[str, Any]) -> None:
     assert sorted(_chart_zones()) == sorted(policy_zones)
 
 
-@pytest.mark.parametrize("field", ["level", "prefix"])
+@pytest.mark.parametrize("field", ["level", "prefix", "sources"])
 def test_zone_field_matches_the_policy(policy_zones: dict[str, Any], field: str) -> None:
     for name, zone in _chart_zones().items():
         if name not in policy_zones:
             continue  # reported by test_same_zone_names
-        expected = policy_zones[name]["level"] if field == "level" else f"/zones/{name}/"
-        assert zone[field] == expected, f"zone {name}: {field}"
+        expected = f"/zones/{name}/" if field == "prefix" else policy_zones[name][field]
+        assert zone.get(field) == expected, f"zone {name}: {field}"
 
 
 def test_every_policy_zone_is_segmented(policy_zones: dict[str, Any]) -> None:

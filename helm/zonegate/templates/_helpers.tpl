@@ -121,9 +121,9 @@ seccompProfile:
   mountPath: /etc/zonegate/tls
   readOnly: true
 {{- end }}
-{{- if .Values.tls.crl.secretName }}
-- name: crl
-  mountPath: /etc/zonegate/crl
+{{- if include "zonegate.verifiesClientCerts" . }}
+- name: client-ca
+  mountPath: /etc/zonegate/ca
   readOnly: true
 {{- end }}
 {{- if .Values.postgresql.caSecret.name }}
@@ -150,11 +150,29 @@ seccompProfile:
     secretName: {{ .Values.tls.secretName }}
     defaultMode: 0440
 {{- end }}
-{{- if .Values.tls.crl.secretName }}
-- name: crl
-  secret:
-    secretName: {{ .Values.tls.crl.secretName }}
+{{- if include "zonegate.verifiesClientCerts" . }}
+{{- $crl := .Values.tls.crl }}
+# a pki/ CA directory without keys: the verifier reads root.crt, intermediate.crt and
+# crl.pem from the folder of tls.client_ca (ca.pem)
+- name: client-ca
+  projected:
     defaultMode: 0444
+    sources:
+      - secret:
+          name: {{ .Values.tls.clientCA.secretName }}
+          items:
+            - {key: root.crt, path: root.crt}
+            - {key: intermediate.crt, path: intermediate.crt}
+            - {key: ca.pem, path: ca.pem}
+            {{- if not $crl.secretName }}
+            - {key: crl.pem, path: crl.pem}
+            {{- end }}
+      {{- if $crl.secretName }}
+      - secret:
+          name: {{ $crl.secretName }}
+          items:
+            - {key: {{ $crl.key }}, path: crl.pem}
+      {{- end }}
 {{- end }}
 {{- if .Values.postgresql.caSecret.name }}
 - name: postgresql-ca
@@ -203,5 +221,74 @@ so refuse it at install time instead.
 {{- end -}}
 {{- $_ := set $names .name true -}}
 {{- $_ := set $prefixes .prefix true -}}
+{{- end -}}
+{{- end -}}
+
+
+{{/*
+"true" when the listeners verify client certificates (mTLS or XFCC from a trusted proxy),
+else empty. They then need the CA directory of tls.clientCA.
+*/}}
+{{- define "zonegate.verifiesClientCerts" -}}
+{{- $tls := .Values.tls -}}
+{{- if and $tls.enabled (or (ne $tls.clientCert "off") $tls.trustedXfccFrom) -}}true{{- end -}}
+{{- end -}}
+
+{{/* The SPIFFE ID of the monitor's client certificate (an ingester of the control plane). */}}
+{{- define "zonegate.monitorSpiffeId" -}}
+{{- .Values.monitor.alertsClient.spiffeId | default (printf "spiffe://%s/zone/platform/svc/monitor" .Values.trustDomain) -}}
+{{- end -}}
+
+{{/* control.ingesters as JSON: controlPlane.ingesters, and the monitor when it posts. */}}
+{{- define "zonegate.ingesters" -}}
+{{- $ids := .Values.controlPlane.ingesters -}}
+{{- if and .Values.monitor.enabled .Values.monitor.alertsUrl -}}
+{{- $ids = append $ids (include "zonegate.monitorSpiffeId" .) -}}
+{{- end -}}
+{{- uniq $ids | toJson -}}
+{{- end -}}
+
+{{/* "true" when the OPA sidecars poll the control plane for the bundle, else empty. */}}
+{{- define "zonegate.controlServesBundle" -}}
+{{- if and .Values.opa.enabled (not .Values.opa.bundle.url) -}}true{{- end -}}
+{{- end -}}
+
+{{/* The CA state volume is a PersistentVolumeClaim of the chart's or an existing one. */}}
+{{- define "zonegate.caClaim" -}}
+{{- .Values.controlPlane.ca.persistence.existingClaim | default (printf "%s-ca" (include "zonegate.fullname" .)) -}}
+{{- end -}}
+
+{{/*
+Combinations that render valid objects but a deployment that cannot work: refused at
+install time with the reason, rather than found later in a pod's log.
+*/}}
+{{- define "zonegate.checkWiring" -}}
+{{- $cp := .Values.controlPlane -}}
+{{- $signing := .Values.opa.bundle.signing -}}
+{{- if include "zonegate.controlServesBundle" . -}}
+{{- if not $cp.enabled -}}
+{{- fail "opa.bundle.url is empty, so the OPA sidecars poll the control plane, but controlPlane.enabled is false: set opa.bundle.url or enable the control plane" -}}
+{{- end -}}
+{{- if not $cp.bundleSigning.secretName -}}
+{{- fail "controlPlane.bundleSigning.secretName is empty: the control plane would publish an unsigned bundle, which the OPA sidecars refuse" -}}
+{{- end -}}
+{{- if not (has $signing.algorithm (list "ES256" "RS256")) -}}
+{{- fail (printf "opa.bundle.signing.algorithm %s: the control plane signs with ES256 (EC P-256) or RS256 only" $signing.algorithm) -}}
+{{- end -}}
+{{- if $signing.scope -}}
+{{- fail "opa.bundle.signing.scope is set, but the control plane signs without a scope: OPA would refuse its bundle" -}}
+{{- end -}}
+{{- end -}}
+{{- if and (include "zonegate.verifiesClientCerts" .) (not .Values.tls.clientCA.secretName) -}}
+{{- fail "tls.clientCA.secretName is empty, but the listeners verify client certificates (tls.clientCert, tls.trustedXfccFrom): name the Secret with the CA's public files" -}}
+{{- end -}}
+{{- if and .Values.monitor.enabled .Values.monitor.alertsUrl $cp.enabled (not (include "zonegate.verifiesClientCerts" .)) -}}
+{{- fail "monitor.alertsUrl is set, but the control plane does not verify client certificates (tls.enabled false or tls.clientCert off), so it cannot admit the monitor" -}}
+{{- end -}}
+{{- if and $cp.autoQuarantine.enabled (eq (include "zonegate.ingesters" .) "[]") -}}
+{{- fail "controlPlane.autoQuarantine needs an ingester: set monitor.alertsUrl (the monitor's certificate) or controlPlane.ingesters" -}}
+{{- end -}}
+{{- if and $cp.enabled $cp.ca.secretName (gt (int $cp.replicas) 1) (ne $cp.ca.persistence.accessMode "ReadWriteMany") -}}
+{{- fail "controlPlane.ca: more than one control-plane replica needs the CA volume ReadWriteMany (controlPlane.ca.persistence.accessMode)" -}}
 {{- end -}}
 {{- end -}}
