@@ -26,7 +26,7 @@ from gateway.pdp.bundle import build_bundle, verify_bundle
 from gateway.pdp.embedded import DEFAULT_DECISION, CompiledPolicy
 from gateway.pdp.explain import explain
 from gateway.pdp.lint import check_source
-from gateway.pdp.port import JSONObject, PDPError
+from gateway.pdp.port import Decision, JSONObject, JSONValue, PDPError
 from gateway.pdp.rego import compile_policy
 from gateway.pdp.replay import replay as replay_log
 from gateway.pdp.source import load_source
@@ -167,16 +167,24 @@ def eval_(
                                            help="Show rule values and lines.")] = False,
     public_key: PublicKeyOpt = None,
 ) -> None:
-    """Evaluate the decision for an input and print it as JSON."""
+    """Evaluate the decision for an input and print it as JSON.
+
+    stdout is the policy's raw result; one line on stderr says what the gateway makes of it
+    (a malformed result is a deny, an undefined one a 503), so an officer never mistakes a
+    result the gateway would refuse for an allow.
+    """
     input_doc = _read_input(input_file)
     source = load_source(bundle, verification_key=_key(public_key))
     if not explain_:
         policy = CompiledPolicy(source, decision)
-        print(json.dumps(policy.evaluate_raw(input_doc), indent=2, sort_keys=True))
+        raw = policy.evaluate_raw(input_doc)
+        print(json.dumps(raw, indent=2, sort_keys=True))
+        typer.echo(enforced(raw), err=True)
         return
     result = explain(source.without_tests(), decision, input_doc)
     console = _console()
     print(json.dumps(result.result, indent=2, sort_keys=True))
+    typer.echo(enforced(result.result), err=True)
     table = Table(title="rule values")
     table.add_column("rule")
     table.add_column("value")
@@ -188,6 +196,16 @@ def eval_(
     for f in result.coverage:
         lines = ",".join(str(n) for n in f.covered) or "-"
         console.print(f"evaluated lines of {f.file}: {lines}")
+
+
+def enforced(raw: JSONValue) -> str:
+    """How the gateway enforces a raw decision result, in one line."""
+    if raw is None:
+        return "gateway: 503 pdp-unavailable (the decision is undefined)"
+    decision = Decision.from_result(raw)
+    reasons = ", ".join(decision.reasons)
+    verdict = "allow" if decision.allow else "deny"
+    return f"gateway: {verdict}" + (f" ({reasons})" if reasons else "")
 
 
 def _read_input(path: Path) -> JSONObject:

@@ -248,3 +248,14 @@ def test_replay_log_with_a_bad_byte_names_its_line(tmp_path: Path) -> None:
     log.write_bytes(event.encode() + b"\n" + b'{"input": "\xff"}\n')
     _one_line_error(zonegate("replay", "--decisions", str(log), "--bundle", str(POLICIES)),
                     f"{log}:2: not UTF-8")
+
+
+def test_eval_says_how_the_gateway_enforces_the_result(tmp_path: Path) -> None:
+    allowed = zonegate("eval", "--input", "-", "--bundle", str(POLICIES),
+                       stdin=json.dumps(DOCTOR))
+    assert allowed.stderr.strip() == "gateway: allow"
+    malformed = zonegate("eval", "--input", "-", "--bundle", str(BAD / "malformed_decision"),
+                         stdin=json.dumps(DOCTOR))
+    assert malformed.returncode == 0, malformed.stderr
+    assert json.loads(malformed.stdout)["allow"] == "yes"  # the raw result, as written
+    assert malformed.stderr.strip() == "gateway: deny (policy-malformed)"
