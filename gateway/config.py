@@ -450,10 +450,39 @@ def _describe(error: ValidationError) -> str:
     return f"{_field_path(first['loc'])}: {msg}"
 
 
+class StrictYAMLLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses a key written twice in one mapping.
+
+    PyYAML keeps the last of two equal keys without a word, so a second `client_cert:` or
+    `zones:` further down a long file would silently replace the first: in a security
+    configuration that is an error to show, not a choice to make.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode,
+                          deep: bool = False) -> dict[object, object]:
+        seen: set[object] = set()
+        for key_node, _value in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                duplicate = key in seen
+            except TypeError:  # an unhashable key: the base class reports it
+                break
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml(text: str) -> object:
+    """`yaml.safe_load` with duplicate keys refused (StrictYAMLLoader)."""
+    return yaml.load(text, Loader=StrictYAMLLoader)  # noqa: S506 - a SafeLoader subclass
+
+
 def parse_config(text: str, source: str = "<config>") -> GatewayConfig:
     """Parse YAML text into a validated config; `source` names it in error messages."""
     try:
-        raw = yaml.safe_load(text)
+        raw = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""

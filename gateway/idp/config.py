@@ -47,6 +47,7 @@ from pydantic import (
     model_validator,
 )
 
+from gateway.config import load_yaml
 from gateway.idp.errors import IdPConfigError
 from gateway.idp.passwords import is_password_hash
 
@@ -154,7 +155,7 @@ def _describe(error: ValidationError) -> str:
 def parse_idp_config(text: str, source: str = "<idp config>") -> IdPConfig:
     """Parse and validate YAML text; errors name `source` and the field."""
     try:
-        raw = yaml.safe_load(text)
+        raw = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""

@@ -44,5 +44,14 @@ def test_deeply_nested_yaml_is_one_line_exit_2(tmp_path: Path) -> None:
     assert f"{path}: YAML nested too deeply" in result.stderr
 
 
+def test_a_key_written_twice_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "gw.yaml"
+    path.write_text("trust_domain: city.example\ntls:\n  cert: a.crt\n  key: a.key\n"
+                    "  client_cert: required\n  client_cert: \"off\"\n")
+    result = run("config", "check", str(path))
+    assert result.returncode == 2, result.stderr
+    assert f"{path}:6: duplicate key 'client_cert'" in result.stderr
+
+
 def test_unknown_option_is_usage_error() -> None:
     assert main(["config", "check", "--no-such-flag"]) == 2
