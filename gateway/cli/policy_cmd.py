@@ -144,9 +144,14 @@ def check(
     console = _console()
     source = load_source(directory)
     findings = check_source(source)
+    # paths as given on the command line, one finding a line however narrow the terminal
+    # or pipe (so `grep`/editors can jump to file:line)
+    base = directory if directory.is_dir() else None
     for finding in findings:
         colour = "red" if finding.severity == "error" else "yellow"
-        console.print(f"[{colour}]{escape(str(finding))}[/]")
+        where = str(base / finding.file) if base is not None else finding.file
+        line = f"{where}:{finding.line}: {finding.severity}: {finding.code}: {finding.message}"
+        console.print(f"[{colour}]{escape(line)}[/]", soft_wrap=True)
     errors = sum(1 for f in findings if f.severity == "error")
     warnings = len(findings) - errors
     if not findings:

@@ -103,6 +103,16 @@ def test_check(args: tuple[str, ...], code: int, text: str) -> None:
     result = zonegate(*args)
     assert result.returncode == code, result.stdout + result.stderr
     assert text in result.stdout
+    if "policy.rego:" in text:  # the path as given, so an editor or grep can jump to it
+        assert f"{args[1]}/{text}" in result.stdout
+
+
+def test_check_findings_are_one_line_each_in_a_narrow_pipe(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "40")
+    result = zonegate("check", str(BAD / "unknown_builtin"))
+    finding = [line for line in result.stdout.splitlines() if "unknown-builtin" in line]
+    assert len(finding) == 1 and finding[0].startswith(f"{BAD / 'unknown_builtin'}/policy.rego:9:")
 
 
 def test_eval_prints_the_decision(tmp_path: Path) -> None:
