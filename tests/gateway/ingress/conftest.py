@@ -253,6 +253,21 @@ async def _release(upstream: Upstream) -> None:
 
 
 @pytest.fixture
+async def upstream() -> AsyncIterator[Upstream]:
+    """A recording upstream on loopback (for tests that start real gateway processes)."""
+    up, runner = await start_upstream()
+    yield up
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def idp() -> AsyncIterator[DevIdP]:
+    """The dev IdP with the demo users, over real HTTP on loopback."""
+    async with DevIdP.start(demo_config(), "127.0.0.1", 0) as running:
+        yield running
+
+
+@pytest.fixture
 async def gw(harness_factory: Callable[..., Any]) -> Harness:
     harness: Harness = await harness_factory()
     return harness

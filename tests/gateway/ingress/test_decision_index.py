@@ -25,14 +25,14 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.config import parse_config
-from gateway.idp import DevIdP, demo_config
+from gateway.idp import DevIdP
 from gateway.ingress.decision_index import DecisionIndexWriter
 from gateway.metrics import GatewayMetrics
 from gateway.pdp.source import load_source
 from gateway.store import DecisionRecord, Store
 from tests.gateway.control.conftest import Stack, running_stack
 from tests.gateway.control.test_policies_service import files
-from tests.gateway.ingress.conftest import Harness, Upstream, start_upstream
+from tests.gateway.ingress.conftest import Harness, Upstream
 from tests.gateway.ingress.test_serve import _free_port
 from tests.gateway.ingress.test_store_trust import POLICIES, _config, _start, _stop
 
@@ -255,19 +255,6 @@ async def test_shadow_reports_disagreements_with_what_the_gateway_enforced(
 
 
 # -- as a real process -------------------------------------------------------------------
-
-
-@pytest.fixture
-async def upstream() -> AsyncIterator[Upstream]:
-    up, runner = await start_upstream()
-    yield up
-    await runner.cleanup()
-
-
-@pytest.fixture
-async def idp() -> AsyncIterator[DevIdP]:
-    async with DevIdP.start(demo_config(), "127.0.0.1", 0) as running:
-        yield running
 
 
 @pytest.mark.parametrize("index_setting", ["", "false"])

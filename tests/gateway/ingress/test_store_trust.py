@@ -14,7 +14,7 @@ import signal
 import sqlite3
 import sys
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,12 +23,12 @@ import psycopg
 import pytest
 
 from gateway.identity.types import PeerCertificate
-from gateway.idp import DevIdP, demo_config
+from gateway.idp import DevIdP
 from gateway.ingress.devices import StoreDeviceSource
 from gateway.ingress.errors import DeviceTrustUnavailable
 from gateway.store import DeviceObservation, Store
 from gateway.store.trust import StoreTrustSource
-from tests.gateway.ingress.conftest import Upstream, start_upstream
+from tests.gateway.ingress.conftest import Upstream
 from tests.gateway.ingress.test_serve import Served, _free_port
 from tests.gateway.store.conftest import PG_DB, PG_HOST, PG_PORT, pg_user
 
@@ -91,19 +91,6 @@ def test_store_source_gives_the_inventory_class_to_certified_devices_only(
 
 
 # -- real processes --------------------------------------------------------------------
-
-
-@pytest.fixture
-async def upstream() -> AsyncIterator[Upstream]:
-    up, runner = await start_upstream()
-    yield up
-    await runner.cleanup()
-
-
-@pytest.fixture
-async def idp() -> AsyncIterator[DevIdP]:
-    async with DevIdP.start(demo_config(), "127.0.0.1", 0) as running:
-        yield running
 
 
 @pytest.fixture
