@@ -12,7 +12,14 @@ def main() -> int:
     here = Path(__file__).resolve().parent
     names = sorted(m.name for m in pkgutil.iter_modules([str(here)]) if not m.name.startswith("_"))
     if len(sys.argv) > 1:
+        unknown = sorted(set(sys.argv[1:]) - set(names))
+        if unknown:
+            print(f"bench: no benchmark {', '.join(unknown)} (have: {', '.join(names)})",
+                  file=sys.stderr)
+            return 2
         names = [n for n in names if n in sys.argv[1:]]
+    # the names are this runner's arguments, not the benchmarks' (some parse their own)
+    sys.argv = sys.argv[:1]
     for name in names:
         print(f"== bench.{name}", flush=True)
         importlib.import_module(f"bench.{name}").main()
