@@ -230,11 +230,22 @@ def response_blocked(reason: str, decision_id: str) -> Respond:
                          "decision_id": decision_id}, "response-blocked")
 
 
+_TEXTUAL = frozenset({"application/json", "application/x-ndjson", "application/xml",
+                      "application/x-www-form-urlencoded", "application/javascript",
+                      "application/csv", "application/yaml", ""})
+
+
 def is_inspectable(content_type: str) -> bool:
-    """JSON and text are classified; every other type streams through."""
+    """JSON and text are classified; every other type streams through.
+
+    Text includes XML, form data, YAML and CSV sent as `application/*`, and a response
+    with no Content-Type at all: it is tried as UTF-8 text, so an unlabelled record from a
+    zone above the caller's ceiling is classified (or refused when it is not text), never
+    passed through unseen.
+    """
     mime = content_type.split(";", 1)[0].strip().lower()
-    return (mime == "application/json" or mime.endswith("+json")
-            or mime.startswith("text/") or mime == "application/x-ndjson")
+    return (mime in _TEXTUAL or mime.endswith(("+json", "+xml"))
+            or mime.startswith("text/"))
 
 
 def plan_response(*, content_type: str, content_encoding: str, content_length: int | None,

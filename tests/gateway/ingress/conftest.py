@@ -117,6 +117,18 @@ class Upstream:
                                 content_type="application/octet-stream")
         if name == "text":
             return web.Response(text=f"patient {RESIDENT_ID} seen", content_type="text/plain")
+        if name == "xml":
+            return web.Response(text=f"<patient><id>{RESIDENT_ID}</id></patient>",
+                                content_type="application/xml")
+        if name in ("untyped", "untyped-binary"):
+            # no Content-Type at all, which aiohttp itself never sends: written raw
+            payload = (f"patient {RESIDENT_ID} seen".encode() if name == "untyped"
+                       else b"\xff\xfe" + RESIDENT_ID.encode())
+            assert request.transport is not None
+            request.transport.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n"
+                                    b"Content-Length: %d\r\n\r\n" % len(payload) + payload)
+            request.transport.close()
+            return web.Response()
         if name == "not-json":
             return web.Response(text=f"id={RESIDENT_ID}", content_type="application/json")
         if name == "big":

@@ -91,6 +91,11 @@ PLANS = [
     ("application/json", "", 2_000_000, "L3", "L3", "stream"),
     ("application/json", "gzip", 10, "L4", "L3", "refuse"),
     ("text/csv", "br", 10, "L2", "L3", "stream"),
+    ("application/xml", "", 10, "L4", "L3", "inspect"),
+    ("application/soap+xml; charset=utf-8", "", 10, "L4", "L3", "inspect"),
+    ("application/x-www-form-urlencoded", "", 10, "L4", "L3", "inspect"),
+    ("", "", 10, "L4", "L3", "inspect"),  # no Content-Type: tried as text, never unseen
+    ("", "gzip", 10, "L4", "L3", "refuse"),
 ]
 
 

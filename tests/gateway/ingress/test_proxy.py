@@ -172,6 +172,9 @@ async def test_dlp_passes_for_l4_caller(gw: Harness) -> None:
     ("text", 200, lambda b: b"110105********002X" in b and RESIDENT_ID.encode() not in b),
     ("not-json", 200, lambda b: RESIDENT_ID.encode() not in b),
     ("blob", 200, lambda b: RESIDENT_ID.encode() in b),  # other types stream untouched
+    ("xml", 200, lambda b: b"<id>110105********002X</id>" in b),
+    ("untyped", 200, lambda b: RESIDENT_ID.encode() not in b and b"110105****" in b),
+    ("untyped-binary", 403, lambda b: b"response-uninspectable" in b),
     ("big", 403, lambda b: b"response-uninspectable" in b),
     ("big-chunked", 403, lambda b: b"response-uninspectable" in b),
     ("gzip", 403, lambda b: b"response-uninspectable" in b),
