@@ -159,6 +159,11 @@ class IngressConfig(_Strict):
     audit_log: Path | None = None  # default: zonegate-audit.jsonl beside the config
     # background: answer once written (survives kill -9), fsync follows (see gateway/audit)
     audit_sync: Literal["background", "group", "always", "off"] = "background"
+    # the chain's durable tip (seq, hash) is checkpointed this often, when it moved, to
+    # audit_checkpoints (a JSONL file to ship off the box; default: <audit log>.checkpoints)
+    # and to the store's change audit when the gateway has a store (gateway/audit)
+    audit_checkpoint_seconds: float = Field(default=10.0, ge=0.05, le=3600)
+    audit_checkpoints: Path | None = None
     quarantine_file: Path | None = None
     # where quarantines come from: `file` is quarantine_file (none when unset); `store`
     # is the store (`store:`), which the control plane and the monitor write and every
@@ -521,7 +526,7 @@ def resolve_paths(config: GatewayConfig, base: Path) -> GatewayConfig:
             update={name: fix(getattr(config.policy, name)) for name in policy_files}
         )
     }
-    ingress_files = ("audit_log", "quarantine_file", "signing_key")
+    ingress_files = ("audit_log", "audit_checkpoints", "quarantine_file", "signing_key")
     updates["ingress"] = config.ingress.model_copy(
         update={name: fix(getattr(config.ingress, name)) for name in ingress_files})
     control_files = ("ca_dir", "publish_bundle", "bundle_signing_key")

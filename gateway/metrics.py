@@ -49,6 +49,10 @@ class GatewayMetrics:
         self.audit_recoveries = Counter("zonegate_audit_recoveries",
                                         "Restarts that found an unclean audit log.",
                                         registry=r)
+        # sink: file | store (gateway/audit/checkpointer.py); the gateway keeps serving
+        self.audit_checkpoint_errors = Counter(
+            "zonegate_audit_checkpoint_errors",
+            "Audit checkpoints a sink failed to write, by sink.", ["sink"], registry=r)
         self.policy_ready = Gauge("zonegate_policy_ready", "1 when a policy is active.",
                                   registry=r)
         self.crl_reloads = Counter("zonegate_crl_reloads",

@@ -15,6 +15,10 @@ during at most the last two fsyncs (the one in flight and the one it was waiting
 be missing even though they were answered. `durable_seq` tells how far fsync has reached.
 An fsync failure marks the log failed, exactly like a write failure.
 
+`tip` is the durable end of the chain as one `(seq, hash)` pair, read in one step so the
+two always belong to the same record: it is what a checkpoint anchors off the box
+(gateway/audit/checkpoint.py). `chain` is the hash of record 1, which names the chain.
+
 On open, a log that does not end with a `shutdown` record was not closed cleanly: a torn
 last line is cut off (its length and SHA-256 are kept) and a `recovery` record continues
 the chain, so the restart is itself on the record.
@@ -33,7 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from gateway.audit.chain import GENESIS, MalformedRecord, parse_record, seal
 from gateway.audit.errors import AuditError, AuditUnreadable, AuditWriteError
@@ -42,6 +46,13 @@ SyncMode = Literal["background", "group", "always", "off"]
 _TAIL_WINDOW = (1 << 20) + 2
 _STOP = object()
 _log = logging.getLogger("zonegate.audit")
+
+
+class AuditTip(NamedTuple):
+    """The last record of the chain that is durable: its sequence number and hash."""
+
+    seq: int
+    hash: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,17 +79,21 @@ class AuditLog:
     """An open, append-only, hash-chained audit log."""
 
     def __init__(self, path: Path, fd: int, seq: int, head: str, sync: SyncMode,
-                 max_backlog: int, recovery: Recovery | None) -> None:
+                 max_backlog: int, recovery: Recovery | None,
+                 chain: str | None = None) -> None:
         self.path = path
         self.recovery = recovery
         self._fd = fd
-        self._seq = seq
+        self._seq = seq  # the writer thread's own; other threads read `_written`
         self._head = head
+        self._chain = chain if seq else None
+        # each tip is replaced as one tuple: a reader never pairs a seq with another hash
+        self._written = AuditTip(seq, head)
+        self._durable = AuditTip(seq, head)
         self._sync = sync
         self._queue: queue.Queue[_Pending | object] = queue.Queue(maxsize=max_backlog)
         self._failed: AuditWriteError | None = None
         self._closed = False
-        self._durable_seq = seq
         self._unsynced = threading.Event()  # set: bytes written that no fsync has covered
         self._syncer_stop = False
         self._syncer: threading.Thread | None = None
@@ -111,6 +126,7 @@ class AuditLog:
                 seq, head = seq + 1, digest
                 if on_recovery is not None:
                     on_recovery(recovery)
+            chain = _first_hash(path, fd) if seq else None
         except OSError as exc:
             os.close(fd)
             raise AuditWriteError(f"{path}: cannot prepare the audit log: {exc.strerror}") \
@@ -118,17 +134,27 @@ class AuditLog:
         except AuditError:
             os.close(fd)
             raise
-        return cls(path, fd, seq, head, sync, max_backlog, recovery)
+        return cls(path, fd, seq, head, sync, max_backlog, recovery, chain)
+
+    @property
+    def tip(self) -> AuditTip:
+        """The last record known to be fsync'd (with sync off: written), as one pair."""
+        return self._durable
 
     @property
     def head(self) -> str:
         """Hash of the last durable record (a value to anchor elsewhere)."""
-        return self._head
+        return self._durable.hash
 
     @property
     def durable_seq(self) -> int:
         """Sequence number of the last record known to be fsync'd (with sync off: written)."""
-        return self._durable_seq
+        return self._durable.seq
+
+    @property
+    def chain(self) -> str | None:
+        """Hash of record 1, which names this chain; None while the log is empty."""
+        return self._chain
 
     @property
     def healthy(self) -> bool:
@@ -176,7 +202,7 @@ class AuditLog:
             if self._failed is None:
                 try:
                     os.fsync(self._fd)
-                    self._durable_seq = self._seq
+                    self._durable = self._written
                 except OSError as exc:
                     _log.error("audit: final fsync failed: %s", exc.strerror)
         os.close(self._fd)
@@ -187,7 +213,7 @@ class AuditLog:
             self._unsynced.clear()
             if self._syncer_stop:
                 return
-            written = self._seq  # every record up to here has been written
+            written = self._written  # every record up to here has been written
             try:
                 os.fsync(self._fd)
             except OSError as exc:
@@ -196,7 +222,8 @@ class AuditLog:
                     f"{self.path}: audit fsync failed: {exc.strerror}")
                 _log.error("audit: %s", self._failed)
                 return
-            self._durable_seq = max(self._durable_seq, written)
+            if written.seq > self._durable.seq:  # only this thread moves it forward
+                self._durable = written
 
     def _run(self) -> None:
         while True:
@@ -223,6 +250,7 @@ class AuditLog:
         lines: list[bytes] = []
         done: list[tuple[_Pending, int]] = []
         seq, head = self._seq, self._head
+        first = self._chain
         for pending in batch:
             try:
                 line, head_next = seal(seq + 1, _now(), pending.kind, head, pending.event)
@@ -232,6 +260,8 @@ class AuditLog:
                 continue
             seq += 1
             head = head_next
+            if seq == 1:
+                first = head
             lines.append(line)
             done.append((pending, seq))
         try:
@@ -248,11 +278,13 @@ class AuditLog:
             for pending, _ in done:
                 pending.future.set_exception(self._failed)
             return
+        self._chain = first  # set before the tip moves: a reader of tip.seq >= 1 sees it
         self._seq, self._head = seq, head
+        self._written = AuditTip(seq, head)
         if self._sync == "background":
             self._unsynced.set()
         else:
-            self._durable_seq = seq
+            self._durable = self._written
         for pending, number in done:
             pending.future.set_result(number)
 
@@ -262,6 +294,23 @@ def _write_all(fd: int, data: bytes) -> None:
     while view:
         written = os.write(fd, view)
         view = view[written:]
+
+
+def _first_hash(path: Path, fd: int) -> str:
+    """The hash of record 1 (the chain's name); AuditError if the first line is bad."""
+    data = os.pread(fd, _TAIL_WINDOW, 0)
+    end = data.find(b"\n")
+    try:
+        if end < 0:
+            raise MalformedRecord("the first line has no end")
+        record = parse_record(data[:end])
+    except MalformedRecord as exc:
+        raise AuditError(f"{path}: the first record is bad: {exc}; run 'zonegate audit "
+                         "verify' before appending") from None
+    if record.seq != 1:
+        raise AuditError(f"{path}: the first record has seq {record.seq}, not 1; run "
+                         "'zonegate audit verify' before appending")
+    return record.hash
 
 
 def _recover(path: Path, fd: int) -> tuple[int, str, Recovery | None]:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gateway.audit.chain import GENESIS, MalformedRecord, parse_record
@@ -21,15 +21,21 @@ class VerifyReport:
     head: str  # hash of the last record, GENESIS for an empty log
     recoveries: int  # records noting a restart after a crash
     torn_tail: bool  # the last line is incomplete (a crash the gateway has not yet noted)
+    first: str | None = None  # hash of record 1: the chain's name (None for an empty log)
+    last_kind: str | None = None  # kind of the last record (`shutdown` after a clean stop)
+    # hash of each record asked for in `anchors` that the log holds
+    hashes: Mapping[int, str] = field(default_factory=dict)
 
 
-def verify_log(path: Path, progress: Callable[[int], None] | None = None) -> VerifyReport:
+def verify_log(path: Path, progress: Callable[[int], None] | None = None, *,
+               anchors: Collection[int] = ()) -> VerifyReport:
     """Check the whole chain; raise AuditTampered naming the first bad line.
 
     Raises AuditUnreadable when the file cannot be opened or read. A final line without
     its newline is a write cut short by a crash: it is reported (`torn_tail`), not
     treated as tampering, because the gateway notes it on restart. `progress`, when
-    given, is called with the number of bytes read so far every 4096 records.
+    given, is called with the number of bytes read so far every 4096 records. The hashes
+    of the records whose seq is in `anchors` are kept in the report (checkpoints).
     """
     name = str(path)
     try:
@@ -38,6 +44,10 @@ def verify_log(path: Path, progress: Callable[[int], None] | None = None) -> Ver
         raise AuditUnreadable(f"{name}: cannot read: {exc.strerror}") from None
     prev, seq, count, recoveries = GENESIS, 0, 0, 0
     torn = False
+    first: str | None = None
+    last_kind: str | None = None
+    wanted = frozenset(anchors)
+    hashes: dict[int, str] = {}
     with handle:
         line_no = 0
         while True:
@@ -70,7 +80,13 @@ def verify_log(path: Path, progress: Callable[[int], None] | None = None) -> Ver
                     name, line_no, f"prev does not match the hash of {where} (chain broken)"
                 )
             prev, seq, count = record.hash, record.seq, count + 1
+            last_kind = record.kind
+            if seq == 1:
+                first = record.hash
+            if seq in wanted:
+                hashes[seq] = record.hash
             if progress is not None and count % 4096 == 0:
                 progress(handle.tell())
             recoveries += record.kind == "recovery"
-    return VerifyReport(records=count, head=prev, recoveries=recoveries, torn_tail=torn)
+    return VerifyReport(records=count, head=prev, recoveries=recoveries, torn_tail=torn,
+                        first=first, last_kind=last_kind, hashes=hashes)

@@ -1,4 +1,4 @@
-"""Top-level verbs: serve, demo, idp, config, audit."""
+"""Top-level verbs: serve, demo, idp, config, audit (audit_cmd.py)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,8 @@ from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 from rich.console import Console
-from rich.progress import DownloadColumn, Progress
 
-from gateway.audit import AuditTampered, verify_log
-from gateway.cli import demo_cmd, idp_cmd
+from gateway.cli import audit_cmd, demo_cmd, idp_cmd
 from gateway.config import GatewayConfig, load_config
 from gateway.errors import ConfigError
 
@@ -24,7 +22,6 @@ if TYPE_CHECKING:
     from gateway.ingress.options import GatewayRuntimeOptions
 
 config_app = typer.Typer(help="Configuration files.", no_args_is_help=True)
-audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -33,7 +30,7 @@ def register(app: typer.Typer) -> None:
     app.command("demo")(demo_cmd.demo)
     app.add_typer(config_app, name="config")
     app.add_typer(idp_cmd.idp_app, name="idp")
-    app.add_typer(audit_app, name="audit")
+    app.add_typer(audit_cmd.audit_app, name="audit")
 
 
 def serve(
@@ -152,35 +149,3 @@ def config_check(
         f"[green]ok[/green] {path}: trust domain {cfg.trust_domain}, "
         f"{len(cfg.zones)} zone(s), policy engine {cfg.policy.engine}"
     )
-
-
-
-@audit_app.command("verify")
-def audit_verify(
-    path: Annotated[Path, typer.Argument(help="Audit log (JSONL) to check.")],
-) -> None:
-    """Verify the audit hash chain: exit 0 intact, 1 tampered (names the line), 2 unreadable."""
-    console = Console(soft_wrap=True)
-    try:
-        size = path.stat().st_size if path.is_file() else 0
-    except OSError:
-        size = 0
-    try:
-        if console.is_terminal and size > 8 << 20:
-            with Progress(*Progress.get_default_columns(), DownloadColumn(),
-                          console=console, transient=True) as bar:
-                task = bar.add_task(f"verifying {path.name}", total=size)
-                report = verify_log(path, lambda done: bar.update(task, completed=done))
-        else:
-            report = verify_log(path)
-    except AuditTampered as exc:
-        typer.echo(f"zonegate: audit: TAMPERED {exc}", err=True)
-        raise typer.Exit(1) from None
-    console.print(f"[green]ok[/green] {path}: {report.records} record(s), chain intact, "
-                  f"head {report.head}")
-    if report.recoveries:
-        console.print(f"  note: {report.recoveries} restart(s) after an unclean shutdown "
-                      "are on the record")
-    if report.torn_tail:
-        console.print("  warning: the last line is incomplete (a crash the gateway has not "
-                      "yet recovered from); it is not part of the chain")

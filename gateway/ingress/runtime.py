@@ -22,6 +22,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from gateway.audit import AuditCheckpointer
+from gateway.audit.checkpointer import start_checkpoints
 from gateway.config import GatewayConfig
 from gateway.errors import ConfigError
 from gateway.identity import build_authenticator, build_chain_verifier
@@ -105,6 +107,7 @@ async def serve_ingress(config: GatewayConfig, options: GatewayRuntimeOptions, *
     store = None
     trust = None
     index = None
+    checkpoints: AuditCheckpointer | None = None
     try:
         await pdp.start()
         devices = None
@@ -115,6 +118,15 @@ async def serve_ingress(config: GatewayConfig, options: GatewayRuntimeOptions, *
         if config.ingress.indexes_decisions:
             store = store or await _open_store(config)
             index = await _decision_index(store, config, metrics)
+        # the chain's durable tip, anchored off the log from a thread of its own
+        checkpoint_errors = metrics.audit_checkpoint_errors
+        checkpoints = start_checkpoints(
+            audit, file=config.ingress.audit_checkpoints,
+            store_audit=store.audit if store is not None else None,
+            interval=config.ingress.audit_checkpoint_seconds,
+            errors=lambda sink: checkpoint_errors.labels(sink).inc())
+        for sink in checkpoints.sink_names:  # exported at 0, not only after a failure
+            checkpoint_errors.labels(sink)
         gateway = build_gateway(config, options, authenticator=authenticator,
                                 engine=pdp.engine, inspector=default_inspector(metrics),
                                 audit=audit, metrics=metrics, devices=devices,
@@ -150,10 +162,12 @@ async def serve_ingress(config: GatewayConfig, options: GatewayRuntimeOptions, *
             await asyncio.to_thread(index.close)  # what is queued is written first
         if trust is not None:
             await trust.close()
+        await asyncio.to_thread(audit.close)
+        if checkpoints is not None:  # after the `shutdown` record, before the store goes
+            await asyncio.to_thread(checkpoints.close)
         if store is not None:
             store.close()
         await authenticator.close()
-        await asyncio.to_thread(audit.close)
 
 
 async def _open_store(config: GatewayConfig) -> Store:
