@@ -3,17 +3,20 @@
 Directory layout (see docs/pki.md):
 
     root.crt  root.key  intermediate.crt  intermediate.key  ca.pem  crl.pem
-    inventory.json  ca.json  .lock
+    inventory.json  inventory.journal.jsonl  ca.json  .lock
 
 The root key is used only by `init`; day-to-day issuance, revocation and CRLs use the
-intermediate key, loaded on first use. Every change holds the directory lock and writes the
-inventory atomically before anything is handed out.
+intermediate key, loaded on first use. Every change holds the directory lock and makes the
+inventory change durable (pki.inventory: one journal line) before anything is handed out.
+A CertificateAuthority keeps the inventory it last read and, under the lock, catches up with
+what other processes appended, so a change costs O(1) however large the inventory is.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hmac
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -32,7 +35,14 @@ from pki.errors import (
     RenewalRefused,
     VerificationError,
 )
-from pki.inventory import ARCHIVE_NAME, INVENTORY_NAME, Inventory, InventoryEntry, RevocationReason
+from pki.inventory import (
+    ARCHIVE_NAME,
+    INVENTORY_NAME,
+    JOURNAL_NAME,
+    Inventory,
+    InventoryEntry,
+    RevocationReason,
+)
 from pki.issued import IssuedCertificate
 from pki.pem import (
     certificate_pem,
@@ -96,6 +106,7 @@ class CertificateAuthority:
         self.intermediate = intermediate
         self._passphrase = passphrase
         self._key: ec.EllipticCurvePrivateKey | None = None
+        self._inventory: Inventory | None = None  # read and changed only under the lock
 
     @property
     def trust_domain(self) -> str:
@@ -132,7 +143,7 @@ class CertificateAuthority:
         except OSError as exc:
             raise PKIError(f"cannot create CA directory {directory}: {exc.strerror}") from exc
         with ca_lock(directory):
-            present = [name for name in (*CA_FILES, ARCHIVE_NAME)
+            present = [name for name in (*CA_FILES, ARCHIVE_NAME, JOURNAL_NAME)
                        if (directory / name).exists()]
             if present:
                 raise CAExists(f"{directory} already holds a CA ({', '.join(present)}); "
@@ -160,6 +171,7 @@ class CertificateAuthority:
             ca._key = key
             inventory = Inventory.load(directory)
             ca._write_crl_locked(inventory, moment, None)
+            ca._inventory = inventory
             # ca.json last: its presence marks a complete CA.
             settings.save(directory)
         return ca
@@ -252,7 +264,8 @@ class CertificateAuthority:
                 f" and the renewal grace period of {format_duration(self.settings.renew_grace)} "
                 f"ended at {_iso(deadline)}; issue a new certificate instead"
             )
-        entry = Inventory.load(self.directory).find(certificate.serial_number)
+        with self._changing() as inventory:
+            entry = inventory.find(certificate.serial_number)
         if not hmac.compare_digest(entry.fingerprint, fingerprint(certificate)):
             raise RenewalRefused(f"certificate {entry.serial} does not match the inventory")
         if entry.revoked_at is not None:
@@ -298,9 +311,14 @@ class CertificateAuthority:
         cert = leaf_certificate(request, issuer=self.intermediate, issuer_key=signing_key,
                                 not_before=moment - BACKDATE, not_after=moment + span)
         entry = _entry(cert, request, moment, renewed_from, "csr" if csr else "generated")
-        with ca_lock(self.directory):
-            inventory = Inventory.load(self.directory)
-            # entries past their renewal window are history: keep the live file small
+        with self._changing() as inventory:
+            if renewed_from is not None:  # revoked since renew() looked?
+                current = inventory.find(int(renewed_from, 16))
+                if current.revoked_at is not None:
+                    raise RenewalRefused(f"certificate {current.serial} ({current.spiffe_id}) "
+                                         f"was revoked at {current.revoked_at}; it cannot be "
+                                         "renewed")
+            # entries past their renewal window are history: keep the live set small
             inventory.prune(moment - self.settings.renew_grace - PRUNE_AFTER)
             inventory.add(entry)
             inventory.save()
@@ -339,8 +357,7 @@ class CertificateAuthority:
         if flag is x509.ReasonFlags.remove_from_crl:
             raise InvalidArgument("revocation reason removeFromCRL is not supported")
         self._signing_key()  # fail on a bad passphrase before changing anything
-        with ca_lock(self.directory):
-            inventory = Inventory.load(self.directory)
+        with self._changing() as inventory:
             entry = inventory.revoke(serial, reason, moment)
             inventory.save()
             self._write_crl_locked(inventory, moment, None)
@@ -351,13 +368,12 @@ class CertificateAuthority:
         """Sign a new CRL of every revoked certificate and write `crl.pem`; returns its path."""
         moment = _now(now)
         self._signing_key()
-        with ca_lock(self.directory):
-            inventory = Inventory.load(self.directory)
+        with self._changing() as inventory:
             return self._write_crl_locked(inventory, moment, lifetime)
 
     def _write_crl_locked(self, inventory: Inventory, moment: datetime,
                           lifetime: timedelta | None) -> Path:
-        inventory.crl_number += 1
+        inventory.set_crl_number(inventory.crl_number + 1)
         inventory.save()  # a crash after this only skips a CRL number
         revoked = [
             (int(e.serial, 16), datetime.fromisoformat(e.revoked_at or ""),
@@ -372,6 +388,18 @@ class CertificateAuthority:
         path = self.directory / CRL
         atomic_write(path, data)
         return path
+
+    @contextlib.contextmanager
+    def _changing(self) -> Iterator[Inventory]:
+        """Hold the lock and yield the inventory, brought up to date with the files."""
+        with ca_lock(self.directory):
+            inventory, self._inventory = self._inventory, None
+            if inventory is None:
+                inventory = Inventory.load(self.directory)
+            else:
+                inventory.refresh()
+            yield inventory  # on any error the copy is dropped: the files are the truth
+            self._inventory = inventory
 
     def entries(self, *, archived: bool = False) -> list[InventoryEntry]:
         """Certificates in the inventory, oldest first; with `archived`, the archive first."""

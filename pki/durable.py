@@ -18,7 +18,10 @@ from pathlib import Path
 
 from pki.errors import OutputExists, PKIError, UnsafeKeyFile
 
-__all__ = ["append_durably", "atomic_write", "ca_lock", "check_private_mode", "read_bytes"]
+__all__ = [
+    "append_durably", "atomic_write", "ca_lock", "check_private_mode", "fsync_directory",
+    "read_bytes",
+]
 
 LOCK_NAME = ".lock"
 
@@ -54,7 +57,7 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, overwrite: bool 
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(directory)
+    fsync_directory(directory)
 
 
 def append_durably(path: Path, data: bytes) -> None:
@@ -73,7 +76,8 @@ def append_durably(path: Path, data: bytes) -> None:
         os.close(fd)
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_directory(directory: Path) -> None:
+    """fsync a directory, so that names created, renamed or removed in it are durable."""
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)

@@ -14,15 +14,17 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
+import pki.inventory
 from pki.authority import CertificateAuthority
 from pki.errors import (
     AlreadyRevoked,
     CACorrupt,
     InvalidArgument,
+    PKIError,
     RenewalRefused,
     SerialNotFound,
 )
-from pki.inventory import ARCHIVE_NAME, Inventory
+from pki.inventory import ARCHIVE_NAME, JOURNAL_NAME, Inventory
 from pki.pem import load_certificate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,27 +120,51 @@ def test_corrupt_inventory_is_named_not_overwritten(ca: CertificateAuthority,
     assert path.read_bytes() == content
 
 
-def test_failed_write_keeps_the_old_inventory(ca: CertificateAuthority,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_journal_append_keeps_the_inventory(ca: CertificateAuthority,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     ca.issue(zone="z", kind="device", name="first")
-    path = ca.directory / "inventory.json"
-    before = path.read_bytes()
+    journal = ca.directory / JOURNAL_NAME
+    before = journal.read_bytes()
+
+    def crash(fd: int) -> None:
+        raise OSError(5, "simulated I/O error")
+
+    monkeypatch.setattr(os, "fsync", crash)
+    with pytest.raises(PKIError, match=r"cannot append to .*journal.*simulated"):
+        ca.issue(zone="z", kind="device", name="second")
+    monkeypatch.undo()
+    assert journal.read_bytes() == before  # the half-done line was cut back off
+    ca.issue(zone="z", kind="device", name="third")
+    assert [e.name for e in ca.entries()] == ["first", "third"]
+
+
+def test_failed_compaction_keeps_the_old_snapshot(ca: CertificateAuthority,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pki.inventory, "COMPACT_MIN_RECORDS", 3)
+    ca.issue(zone="z", kind="device", name="first")
+    ca.issue(zone="z", kind="device", name="second")
+    path, journal = ca.directory / "inventory.json", ca.directory / JOURNAL_NAME
+    before = path.read_bytes(), journal.read_bytes()
 
     def crash(self: Path, target: Path) -> None:
         raise OSError(5, "simulated crash before rename")
 
     monkeypatch.setattr(Path, "replace", crash)
     with pytest.raises(OSError, match="simulated"):
-        ca.issue(zone="z", kind="device", name="second")
+        ca.issue(zone="z", kind="device", name="third")  # the third change compacts
     monkeypatch.undo()
-    assert path.read_bytes() == before
+    assert (path.read_bytes(), journal.read_bytes()) == before
     assert not [p for p in ca.directory.iterdir() if p.name.endswith(".tmp")]
+    assert [e.name for e in ca.entries()] == ["first", "second"]
 
 
 _WORKER = """
+import os
 import sys
 from pathlib import Path
+import pki.inventory
 from pki.authority import CertificateAuthority
+pki.inventory.COMPACT_MIN_RECORDS = int(os.environ.get("COMPACT_MIN_RECORDS", "1024"))
 ca = CertificateAuthority.open(Path(sys.argv[1]))
 for i in range(int(sys.argv[3])):
     issued = ca.issue(zone="z", kind="device", name=f"{sys.argv[2]}-{i}")
@@ -148,15 +174,21 @@ for i in range(int(sys.argv[3])):
 """
 
 
-def test_concurrent_issuers_lose_no_entry(ca: CertificateAuthority) -> None:
+@pytest.mark.parametrize("compact_every", [1024, 7], ids=["journal", "compacting"])
+def test_concurrent_issuers_lose_no_entry(ca: CertificateAuthority, compact_every: int) -> None:
+    # each worker keeps one CertificateAuthority: it catches up with the others' journal
+    # lines, and rereads everything after another worker compacted
     workers, each = 4, 15
+    env = {**os.environ, "COMPACT_MIN_RECORDS": str(compact_every)}
     procs = [subprocess.Popen([sys.executable, "-c", _WORKER, str(ca.directory), f"w{n}",
-                               str(each)], cwd=ROOT) for n in range(workers)]
+                               str(each)], cwd=ROOT, env=env) for n in range(workers)]
     for proc in procs:
         assert proc.wait(timeout=120) == 0
     names = sorted(e.name for e in ca.entries())
     assert names == sorted(f"w{n}-{i}" for n in range(workers) for i in range(each))
     assert len({e.serial for e in ca.entries()}) == workers * each
+    compactions = Inventory.load(ca.directory).generation - 1
+    assert (compactions >= 3) if compact_every < workers * each else compactions == 0
 
 
 def test_killed_issuer_loses_no_delivered_certificate(ca: CertificateAuthority,
@@ -171,13 +203,11 @@ def test_killed_issuer_loses_no_delivered_certificate(ca: CertificateAuthority,
         time.sleep(0.02)  # polling for progress, not waiting for a server
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
-    inventory = json.loads((ca.directory / "inventory.json").read_bytes())
-    listed = {entry["serial"] for entry in inventory["certificates"]}
+    listed = {entry.serial for entry in Inventory.load(ca.directory).entries}
     delivered = {f"{load_certificate(p.read_bytes(), str(p)).serial_number:x}"
                  for p in out.glob("*.crt") if p.stat().st_size}
     assert len(delivered) >= 20
-    assert delivered <= listed
-    assert Inventory.load(ca.directory).entries  # still parses after the kill
+    assert delivered <= listed  # the load above also proves the files still parse
 
 
 def test_entries_past_the_renewal_window_move_to_the_archive(
