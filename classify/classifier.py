@@ -9,6 +9,7 @@ import io
 import operator
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from itertools import accumulate
 from pathlib import Path
@@ -26,6 +27,7 @@ _DEFAULT: Classifier | None = None
 _DEFAULT_LOCK = threading.Lock()
 _HINT_CACHE_MAX = 4096
 _STEP = re.compile(r"[.\[]")  # where a JSONPath step begins
+_BY_START = operator.attrgetter("start")
 
 
 class Classifier:
@@ -38,6 +40,8 @@ class Classifier:
     def __init__(self, catalog: Catalog, *,
                  today: Callable[[], _dt.date] = _dt.date.today) -> None:
         self.catalog = catalog
+        if today == _dt.date.today:  # a bound method: equal, never the same object
+            today = _cached_today()
         self._today = today
         self._scanner = Scanner(catalog, today)
         self._grader = Grader(catalog)
@@ -200,16 +204,39 @@ class Classifier:
         return Masker(mode, key), rank(above)
 
 
+def _cached_today() -> Callable[[], _dt.date]:
+    """`date.today`, converting to local time only when the clock passes local midnight.
+
+    The scanner asks for the date once per resident-ID candidate, and `date.today()` (a
+    local-time conversion) cost more than checking the number itself.
+    """
+    # [(the next local midnight as a timestamp, today)]: one tuple, swapped whole, so a
+    # thread never reads one day's date with another day's deadline
+    cell = [(-1.0, _dt.date.min)]
+
+    def today() -> _dt.date:
+        until, day = cell[0]
+        now = time.time()
+        if not until - 90000.0 < now < until:  # a new day, or the clock was set back
+            day = _dt.date.fromtimestamp(now)
+            midnight = _dt.datetime.combine(day + _dt.timedelta(days=1), _dt.time())
+            cell[0] = (midnight.timestamp(), day)
+        return day
+
+    return today
+
+
 def _apply(text: str, findings: Iterable[Finding], masker: Masker, floor: int,
            catalog: Catalog) -> str:
     parts: list[str] = []
     cursor = 0
-    for finding in sorted(findings, key=lambda f: f.start):
+    partial = masker.mode == "mask"  # then each finding already carries its replacement
+    for finding in sorted(findings, key=_BY_START):
         if rank(finding.level) <= floor or finding.start < cursor:
             continue
         parts.append(text[cursor:finding.start])
-        parts.append(masker.replace(finding.type, catalog.detectors[finding.type].mask,
-                                    finding.value))
+        parts.append(finding.masked if partial else masker.replace(
+            finding.type, catalog.detectors[finding.type].mask, finding.value))
         cursor = finding.end
     parts.append(text[cursor:])
     return "".join(parts)
@@ -220,12 +247,21 @@ def _rebuild(node: object, path: str, by_path: Mapping[str, list[Finding]],
     """A copy of the containers leading to masked values; other subtrees are shared."""
     if path not in on_path:
         return node
+    # Children off the masked paths (most of them) are shared without a call.
     if isinstance(node, Mapping):
-        return {key: _rebuild(child, path + structured.key_step(str(key)), by_path, on_path,
-                              masker, catalog) for key, child in node.items()}
+        out: dict[object, object] = {}
+        for key, child in node.items():
+            sub = path + structured.key_step(str(key))
+            out[key] = child if sub not in on_path else _rebuild(child, sub, by_path, on_path,
+                                                                  masker, catalog)
+        return out
     if isinstance(node, list | tuple):
-        return [_rebuild(child, f"{path}[{i}]", by_path, on_path, masker, catalog)
-                for i, child in enumerate(node)]
+        items: list[object] = []
+        for index, child in enumerate(node):
+            sub = f"{path}[{index}]"
+            items.append(child if sub not in on_path else _rebuild(child, sub, by_path,
+                                                                    on_path, masker, catalog))
+        return items
     findings = by_path.get(path)
     if findings is None or isinstance(node, bool) or not isinstance(node, str | int | float):
         return node

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import FrozenInstanceError, dataclass, field
+from typing import Any
+
+_FIELDS = ("type", "category", "level", "start", "end", "path", "score", "masked", "value")
+_new_object = object.__new__
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One sensitive value: its type, category, level, span and masked form.
+class _FindingSlots:
+    """The storage of a `Finding`; `_Draft` and `Finding` share it, with or without stores."""
 
-    `start`/`end` are code-point offsets (end exclusive) into the scanned text, or into the
-    string value at `path` for JSON and CSV. `value` is the raw text; it is kept out of
-    `repr` and `to_json` so a logged finding never leaks what it found.
-    """
+    __slots__ = _FIELDS
 
     type: str
     category: str
@@ -22,7 +22,73 @@ class Finding:
     path: str | None
     score: float
     masked: str
-    value: str = field(repr=False, compare=False)
+    value: str
+
+
+class _Draft(_FindingSlots):
+    """A `Finding` under construction: the same slots, with ordinary stores."""
+
+    __slots__ = ()
+
+
+class Finding(_FindingSlots):
+    """One sensitive value: its type, category, level, span and masked form.
+
+    `start`/`end` are code-point offsets (end exclusive) into the scanned text, or into the
+    string value at `path` for JSON and CSV. `value` is the raw text; it is kept out of
+    `repr`, `==`, `hash` and `to_json` so a logged finding never leaks what it found.
+
+    Immutable like a frozen dataclass (assigning a field raises `FrozenInstanceError`), but
+    built with plain slot stores on a `_Draft` that then becomes a `Finding`: a scan builds
+    one per finding, and a frozen dataclass's `object.__setattr__` per field cost about
+    five times as much.
+    """
+
+    __slots__ = ()
+    __match_args__ = ("type", "category", "level", "start", "end", "path", "score", "masked",
+                      "value")
+
+    def __new__(cls, type: str, category: str, level: str, start: int, end: int,
+                path: str | None, score: float, masked: str, value: str) -> Finding:
+        draft = _new_object(_Draft)
+        draft.type = type
+        draft.category = category
+        draft.level = level
+        draft.start = start
+        draft.end = end
+        draft.path = path
+        draft.score = score
+        draft.masked = masked
+        draft.value = value
+        # the same slots: from here on the frozen class's rules apply
+        draft.__class__ = cls  # type: ignore[assignment]
+        return draft  # type: ignore[return-value]
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def _key(self) -> tuple[object, ...]:
+        return (self.type, self.category, self.level, self.start, self.end, self.path,
+                self.score, self.masked)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Finding) or other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (f"Finding(type={self.type!r}, category={self.category!r}, "
+                f"level={self.level!r}, start={self.start!r}, end={self.end!r}, "
+                f"path={self.path!r}, score={self.score!r}, masked={self.masked!r})")
+
+    def __reduce__(self) -> tuple[Any, tuple[object, ...]]:
+        return (self.__class__, tuple(getattr(self, name) for name in _FIELDS))
 
     def to_json(self) -> dict[str, object]:
         """The finding as contract 4 JSON."""

@@ -11,7 +11,7 @@ import bisect
 import datetime as _dt
 import operator
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from classify import validators
 from classify.catalog import Catalog
@@ -22,6 +22,9 @@ from classify.scanner import Candidate
 
 ROOT = "$"
 _START = operator.attrgetter("start")
+_TYPE = operator.attrgetter("type")
+_FIRST = operator.itemgetter(0)
+_SECOND = operator.itemgetter(1)
 _RANK = {level: index for index, level in enumerate(LEVELS)}
 _SEPARATORS = re.compile(r"[\s\-+()·]")
 
@@ -104,10 +107,10 @@ class Grader:
                columns: dict[str, str] | None = None) -> ScanResult:
         """Apply the escalation rules to the selected candidates and build the result."""
         catalog = self.catalog
-        types = self._types
-        levels = [types[c.type][1] for c in found]
+        rows = list(map(self._types.__getitem__, map(_TYPE, found)))  # (category, rank, mask)
+        levels = list(map(_SECOND, rows))
         if self._rules and found and all(c.record == ROOT for c in found):
-            self._combine(found, levels, list(range(len(found))))  # free text: one record
+            self._combine(found, levels, range(len(found)))  # free text: one record
         elif self._rules and found:
             by_record: dict[str, list[int]] = {}
             for index, cand in enumerate(found):
@@ -116,7 +119,7 @@ class Grader:
             for record, members in by_record.items():
                 self._combine(found, levels, members if record == ROOT else members + root)
         best = max(self._default_rank, *levels) if levels else self._default_rank
-        categories = {types[c.type][0] for c in found}
+        categories = set(map(_FIRST, rows))
         if any(_is_minor(c.value, catalog, today) for c in found
                if c.type == "cn_resident_id"):
             categories.add("PI.MINOR")
@@ -125,22 +128,22 @@ class Grader:
             volume = _volume_level(found, catalog)
             if volume is not None:
                 best = max(best, rank(volume))
-        findings = []
-        for cand, level in zip(found, levels, strict=True):
-            category, _, mask = types[cand.type]
-            findings.append(Finding(cand.type, category, LEVELS[level], cand.start, cand.end,
-                                    cand.path, cand.score, mask(cand.value), cand.value))
+        findings = [Finding(cand.type, row[0], LEVELS[level], cand.start, cand.end, cand.path,
+                            cand.score, row[2](cand.value), cand.value)
+                    for cand, row, level in zip(found, rows, levels, strict=True)]
         order = self._order
         return ScanResult(level=LEVELS[best],
                           categories=sorted(categories,
                                             key=lambda c: (order.get(c, len(order)), c)),
                           findings=findings, columns=dict(columns or {}))
 
-    def _combine(self, found: list[Candidate], levels: list[int], group: list[int]) -> None:
+    def _combine(self, found: list[Candidate], levels: list[int],
+                 group: Sequence[int]) -> None:
         """Findings of every group of a rule in one record raise all that took part."""
         present = {found[index].type for index in group}
+        disjoint = present.isdisjoint
         for level, groups, taking_part in self._rules:
-            if all(not present.isdisjoint(types) for types in groups):
+            if not any(map(disjoint, groups)):
                 for index in group:
                     if levels[index] < level and found[index].type in taking_part:
                         levels[index] = level
@@ -153,6 +156,9 @@ def finish(found: list[Candidate], catalog: Catalog, today: _dt.date,
 
 
 def _is_minor(value: str, catalog: Catalog, today: _dt.date) -> bool:
+    year = value[6:10]
+    if year.isascii() and year.isdigit() and today.year - int(year) - 1 >= catalog.minor_age:
+        return False  # old enough whatever the birthday: no date to build
     born = validators.ric_birth_date(value)
     if born is None:
         return False

@@ -33,6 +33,7 @@ _SECOND = operator.itemgetter(1)
 _LABEL_GAP = re.compile(r"(?:[\s:：#＃=\-_.'\"(（\[【]|no|nr|num|number|id|ref|code|"
                         r"号码|编号|编码|单号|号|码|为|是)*", re.IGNORECASE)
 _LABEL_GAP_MAX = 36  # bytes: 12 CJK characters
+_LEAD_BYTES = bytes(0 if 0x80 <= b < 0xC0 else 1 for b in range(256))  # 1: a code point starts
 
 
 @dataclass(slots=True)
@@ -62,6 +63,9 @@ class Scanner:
             if detector.enabled and detector.pattern is not None:
                 specs.append(PatternSpec(name, detector.pattern, detector.score))
         self._specs: list[PatternSpec] = specs
+        # what the per-candidate loop reads, as one tuple per expression id
+        self._hot = [(spec.type, spec.score, spec.check, spec.extend, spec.checksum)
+                     for spec in specs]
         # per keyword: (type, +boost or -penalty) pairs; a boost wins over a penalty
         self._keywords: list[dict[str, float]] = []
         expressions: list[bytes] = []
@@ -122,32 +126,35 @@ class Scanner:
                 longest[key] = end
         if not longest:
             return []
-        specs = self._specs
+        hot = self._hot
         keywords.sort()
         keyword_ends = list(map(_FIRST, keywords))
         keyword_deltas = list(map(self._keywords.__getitem__, map(_SECOND, keywords)))
         # Keyword ends stay in bytes: only the few near a candidate are ever measured in
         # code points, where the byte distance alone cannot decide.
         to_char = None if len(data) == len(text) else _offset_map(data, longest)
-        window = self.catalog.window
-        min_score = self.catalog.min_score
+        catalog = self.catalog
+        window = catalog.window
+        reach = 4 * window  # bytes: a code point is at most 4
+        min_score = catalog.min_score
         out: list[Candidate] = []
-        allow = self.catalog.allow_list
-        allow_patterns = self.catalog.allow_patterns
+        append = out.append
+        allow = catalog.allow_list
+        allow_patterns = catalog.allow_patterns
         for (ident, bstart), bend in longest.items():
-            spec = specs[ident]
+            kind, base, check, extend, checksum = hot[ident]
             if to_char is None:
                 anchor = start = bstart
                 end = bend
             else:
                 anchor = start = to_char[bstart]
                 end = to_char[bend]
-            if spec.extend is not None:
-                span = spec.extend(text, start, end)
+            if extend is not None:
+                span = extend(text, start, end)
                 if span is None:
                     continue
                 start, end = span
-            score = spec.score if spec.check is None else spec.check(text, start, end)
+            score = base if check is None else check(text, start, end)
             if score is None or end <= start:
                 continue
             value = text[start:end]
@@ -161,29 +168,34 @@ class Scanner:
                     at = bstart + len(text[anchor:start].encode("utf-8"))
                 else:
                     at = bstart - len(text[start:anchor].encode("utf-8"))
-                delta, labelled = _context(spec.type, keyword_ends, keyword_deltas, data, at,
-                                           start, window, segments)
-                if delta < 0 and not labelled and spec.checksum and score >= spec.score \
-                        and score >= min_score:
-                    # Fail closed: "order 42 shipped to <ID>" does not make a checksummed
-                    # ID an order number; only an exclusion word that labels it does.
-                    score = max(score + delta, min_score)
-                else:
-                    score += delta
+                first = bisect.bisect_left(keyword_ends, at - reach)
+                if first < len(keyword_ends) and keyword_ends[first] <= at:
+                    delta, labelled = _context(kind, keyword_ends, keyword_deltas, data, at,
+                                               first, start, window, segments)
+                    if delta < 0 and not labelled and checksum and score >= base \
+                            and score >= min_score:
+                        # Fail closed: "order 42 shipped to <ID>" does not make a
+                        # checksummed ID an order number; only an exclusion word that
+                        # labels it does.
+                        score = max(score + delta, min_score)
+                    else:
+                        score += delta
             if score > 1.0:
                 score = 1.0
-            out.append(Candidate(spec.type, start, end, score, value))
+            append(Candidate(kind, start, end, score, value))
         return out
 
+
 def _context(kind: str, ends: list[int], deltas: list[dict[str, float]], data: bytes,
-             at: int, start: int, window: int, segments: Sequence[int]) -> tuple[float, bool]:
+             at: int, first: int, start: int, window: int,
+             segments: Sequence[int]) -> tuple[float, bool]:
     """Boost and penalty from keywords ending within `window` code points before `start`
     (byte `at`), and not before the start of its segment; and whether an exclusion word
-    labels the value (only separators or a word such as 号/no. between them)."""
-    index = bisect.bisect_left(ends, at - 4 * window)  # a code point is at most 4 bytes
-    count = len(ends)
-    if index >= count or ends[index] > at:
-        return 0.0, False
+    labels the value (only separators or a word such as 号/no. between them).
+
+    `first` is the first keyword that ends at most 4 * `window` bytes before `at`; the
+    caller has checked that it ends at or before `at`.
+    """
     floor = start - window
     if segments:
         seg = bisect.bisect_right(segments, start) - 1
@@ -191,7 +203,7 @@ def _context(kind: str, ends: list[int], deltas: list[dict[str, float]], data: b
             floor = segments[seg]
     boost = penalty = 0.0
     labelled = False
-    while index < count and ends[index] <= at:
+    for index in range(first, bisect.bisect_right(ends, at, first)):
         delta = deltas[index].get(kind)
         if delta is not None:
             gap = at - ends[index]  # bytes; code points only when it could matter
@@ -207,20 +219,20 @@ def _context(kind: str, ends: list[int], deltas: list[dict[str, float]], data: b
                     if not labelled and gap <= _LABEL_GAP_MAX:
                         labelled = _LABEL_GAP.fullmatch(
                             data[ends[index]:at].decode("utf-8", "replace")) is not None
-        index += 1
     return boost + penalty, labelled
 
 
 def _offset_map(data: bytes, spans: dict[tuple[int, int], int]) -> dict[int, int]:
     """Byte offsets of the matches (at code-point boundaries) -> code-point offsets.
 
-    One pass over the sorted offsets, decoding each gap; the loop runs in C (map,
-    accumulate) because a large text has thousands of offsets.
+    A code point is one byte that is not a UTF-8 continuation byte: one `translate` marks
+    those, and counting the marks between consecutive offsets (C loops in `map` and
+    `accumulate`) gives the code points, with no decoding.
     """
     bounds = sorted({*spans.values(), *map(_SECOND, spans)})
-    gaps = map(bytes.decode, map(data.__getitem__, map(slice, [0, *bounds], bounds)),
-               repeat("utf-8"), repeat("replace"))
-    return dict(zip(bounds, accumulate(map(len, gaps)), strict=True))
+    leads = data.translate(_LEAD_BYTES)
+    counts = map(leads.count, repeat(1), [0, *bounds], bounds)
+    return dict(zip(bounds, accumulate(counts), strict=True))
 
 
 def _keyword_table(catalog: Catalog) -> dict[str, list[tuple[str, float]]]:

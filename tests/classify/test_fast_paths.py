@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
+import pickle
 import random
 from collections.abc import Iterator, Mapping
 
@@ -10,8 +13,9 @@ import pytest
 from stdnum.cn import uscc as stdnum_uscc
 
 from classify import Classifier, load_catalog, validators
+from classify.model import Finding
 from classify.rules import select
-from classify.scanner import Candidate
+from classify.scanner import Candidate, _offset_map
 from classify.structured import Cell, decide_columns, json_cells
 
 
@@ -213,3 +217,55 @@ def test_context_window_is_counted_in_code_points(clf: Classifier) -> None:
     assert [f.type for f in clf.scan_text(near).findings] == ["bank_card"]
     assert clf.scan_text(far).findings == []
 
+
+
+def _finding(value: str = "13812345678") -> Finding:
+    return Finding("cn_mobile", "PI.CONTACT", "L3", 1, 12, None, 0.85, "138****5678", value)
+
+
+def test_finding_is_immutable_and_keeps_its_value_out_of_repr_and_equality() -> None:
+    finding = _finding()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        finding.score = 1.0  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        del finding.value
+    with pytest.raises(AttributeError):
+        finding.extra = 1  # type: ignore[attr-defined]
+    assert type(finding) is Finding and finding.value == "13812345678"
+    assert "13812345678" not in repr(finding)
+    assert finding == _finding("another") and hash(finding) == hash(_finding("another"))
+    copied = pickle.loads(pickle.dumps(finding))
+    assert copied == finding and copied.value == finding.value
+    with pytest.raises(TypeError):
+        json.dumps(finding)  # never serialised (with its value) by accident
+
+
+@pytest.mark.parametrize("text", ["", "ascii only 13812345678", "手机 13812345678 ok",
+                                  "😀é 110101199003074477 \u4e2d", "a\u00e9\u4e2d\U0001f600" * 40])
+def test_offset_map_counts_code_points(text: str) -> None:
+    data = text.encode("utf-8")
+    cuts = sorted({len(text[:i].encode("utf-8")) for i in range(0, len(text) + 1, 3)})
+    spans = {(0, cut): cut for cut in cuts}
+    assert _offset_map(data, spans) == {cut: len(data[:cut].decode("utf-8")) for cut in cuts}
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_resident_id_check_agrees_with_stdnum(seed: int) -> None:
+    rng = random.Random(seed)
+    today = dt.date(2026, 11, 25)
+    for _ in range(400):
+        number = "".join(rng.choice("0123456789") for _ in range(17))
+        number = rng.choice(["11", "44", "81", "99", number[:2]]) + number[2:]
+        number += rng.choice([validators.ric_check_digit(number), rng.choice("0123456789X")])
+        born = validators.ric_birth_date(number)
+        expected = (born is not None and born <= today and born.year >= 1900
+                    and (int(number[:2]) in validators.PROVINCES or number[:6] in
+                         ("810000", "820000", "830000") or (number[0] == "9" and int(
+                             number[1:3]) in validators.PROVINCES))
+                    and validators.ric_check_digit(number[:17]) == number[17])
+        assert (validators.resident_id(number, today) is not None) == expected, number
+
+
+def test_the_default_date_is_today() -> None:
+    clf = Classifier(load_catalog())
+    assert clf._today() == dt.date.today()
