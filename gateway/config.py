@@ -157,6 +157,10 @@ class IngressConfig(_Strict):
     """Data-plane settings (contract 2 extension); `zonegate serve` flags override them."""
 
     audit_log: Path | None = None  # default: zonegate-audit.jsonl beside the config
+    # peers (IP networks) that may read /metrics; null: anyone who reaches the listener.
+    # The metrics name zones, deny reasons and the policy revision: restrict them where
+    # the data-plane port faces clients, e.g. [127.0.0.1/32, 10.0.0.0/8] for a scraper
+    metrics_from: tuple[str, ...] | None = None
     # background: answer once written (survives kill -9), fsync follows (see gateway/audit)
     audit_sync: Literal["background", "group", "always", "off"] = "background"
     # the chain's durable tip (seq, hash) is checkpointed this often, when it moved, to
@@ -194,6 +198,16 @@ class IngressConfig(_Strict):
     def _yaml_off(cls, value: object) -> object:
         # YAML 1.1 reads a bare `off` as false
         return "off" if value is False else value
+
+    @field_validator("metrics_from")
+    @classmethod
+    def _metrics_networks(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        for item in value or ():
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"not an IP address or network: {item!r}") from None
+        return value
 
     @property
     def indexes_decisions(self) -> bool:

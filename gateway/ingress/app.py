@@ -94,7 +94,8 @@ def build_gateway(config: GatewayConfig, options: GatewayRuntimeOptions, *,
         devices=devices or device_source(options), inspector=inspector, signer=signer,
         audit=audit or open_audit(options, metrics), metrics=metrics, options=options,
         trusted_proxies=tls.trusted_xfcc_from if tls is not None else (),
-        tls=tls is not None, decision_index=decision_index)
+        tls=tls is not None, decision_index=decision_index,
+        metrics_from=config.ingress.metrics_from)
 
 
 @dataclass(slots=True)

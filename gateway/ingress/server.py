@@ -60,7 +60,8 @@ class IngressGateway:
                  inspector: ResponseInspector, signer: AssertionSigner, audit: AuditLog,
                  metrics: GatewayMetrics, options: GatewayRuntimeOptions,
                  trusted_proxies: tuple[str, ...] = (), tls: bool = False,
-                 decision_index: DecisionIndexWriter | None = None) -> None:
+                 decision_index: DecisionIndexWriter | None = None,
+                 metrics_from: tuple[str, ...] | None = None) -> None:
         self.zones = zones
         self.authenticator = authenticator
         self.engine = engine
@@ -76,6 +77,9 @@ class IngressGateway:
         self.segments = SegmentMap(options.segments)
         self._trusted = tuple(ipaddress.ip_network(n, strict=False) for n in trusted_proxies)
         self._trusted_peers: dict[str, bool] = {}
+        # None: /metrics for anyone who reaches the listener (ingress.metrics_from)
+        self._metrics_from = None if metrics_from is None else tuple(
+            ipaddress.ip_network(n, strict=False) for n in metrics_from)
         # per-request metrics, their children bound once (see instruments.py)
         self._requests = BoundLabels(metrics.requests)
         self._request_seconds = BoundLabels(metrics.request_seconds)
@@ -135,6 +139,8 @@ class IngressGateway:
         if raw_path == "/readyz":
             return await self._readyz()
         if raw_path == "/metrics":
+            if not self._may_read_metrics(request.remote or ""):
+                return web.json_response({"error": "not_found"}, status=404)
             return web.Response(body=self.metrics.render(),
                                 headers={"Content-Type": self.metrics.content_type})
         if raw_path == JWKS_PATH:
@@ -169,6 +175,15 @@ class IngressGateway:
             return web.json_response({"ready": False, "reasons": problems, **body}, status=503)
         return web.json_response({"ready": True, "policy_revision": self.engine.revision
                                   if self.engine is not None else "", **body})
+
+    def _may_read_metrics(self, peer: str) -> bool:
+        if self._metrics_from is None:
+            return True
+        try:
+            address = ipaddress.ip_address(peer)
+        except ValueError:
+            return False
+        return any(address in net for net in self._metrics_from)
 
     def _from_trusted_proxy(self, peer: str) -> bool:
         if not self._trusted:

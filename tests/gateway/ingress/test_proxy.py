@@ -244,6 +244,18 @@ async def test_readyz_asks_a_remote_pdp(gw: Harness, decision: str, mode: str,
         await server.stop()
 
 
+@pytest.mark.parametrize(("allowed", "status"), [("127.0.0.1/32", 200), ("10.9.0.0/16", 404)])
+async def test_metrics_only_for_the_listed_peers(harness_factory: Any, allowed: str,
+                                                 status: int) -> None:
+    gw: Harness = await harness_factory(config_extra=f'ingress: {{metrics_from: ["{allowed}"]}}')
+    async with gw.client.get(f"{gw.url}/metrics") as resp:
+        assert resp.status == status
+        body = await resp.text()
+    assert ("zonegate_requests_total" in body) is (status == 200)
+    async with gw.client.get(f"{gw.url}/healthz") as resp:
+        assert resp.status == 200  # health stays open for probes
+
+
 async def test_reserved_endpoints(gw: Harness) -> None:
     async with gw.client.get(f"{gw.url}/healthz") as resp:
         assert resp.status == 200
