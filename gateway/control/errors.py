@@ -2,8 +2,12 @@
 
     ControlError
     ├── ControlSetupError    the control plane cannot be built or served as configured
-    └── ApiProblem           a request the API refuses; carries the HTTP status and a
-                             stable kebab-case `code`, rendered as application/problem+json
+    ├── ApiProblem           a request the API refuses; carries the HTTP status and a
+    │                        stable kebab-case `code`, rendered as application/problem+json
+    └── PolicyServiceError   the policy lifecycle refuses (`code` as above)
+        ├── UploadRefused    an upload that cannot even be read; nothing stored
+        │   └── UploadTooLarge   over one of the upload limits
+        └── NotReady         the operation needs state that is not there
 
 Store, PKI, policy and audit errors raised under a request are mapped to problems by
 `gateway.control.problems`; nothing reaches the client as a stack trace.
@@ -32,3 +36,23 @@ class ApiProblem(ControlError):
         self.code = code
         self.detail = detail
         self.extra = dict(extra or {})
+
+
+class PolicyServiceError(ControlError):
+    """Base of the policy service's refusals."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class UploadRefused(PolicyServiceError):
+    """An upload that cannot even be read (size, names, archive, encoding); nothing stored."""
+
+
+class UploadTooLarge(UploadRefused):
+    """An upload over one of the `UploadLimits`."""
+
+
+class NotReady(PolicyServiceError):
+    """The operation needs state that is not there (no active policy, no shadow, no log)."""

@@ -22,6 +22,7 @@ thread, and `shadow_compare` keeps its compiled pair in a thread-local slot.
 from __future__ import annotations
 
 import difflib
+import gzip
 import io
 import json
 import logging
@@ -34,13 +35,26 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Literal, TypeVar, cast
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from gateway.control.errors import ControlError
+# the service's refusals live in the package's exception tree; re-exported from here
+from gateway.control.errors import NotReady as NotReady
+from gateway.control.errors import PolicyServiceError as PolicyServiceError
+from gateway.control.errors import UploadRefused as UploadRefused
+from gateway.control.errors import UploadTooLarge as UploadTooLarge
+from gateway.control.policy_upload import (
+    MAX_NESTING_COST,
+    check_manifest,
+    check_name,
+    check_unicode,
+    gunzip_bounded,
+    nesting_cost,
+    unpacked_limit,
+)
 from gateway.pdp.bundle import (
     SIGNATURES,
     bundle_members,
@@ -61,29 +75,8 @@ log = logging.getLogger("zonegate.control.policies")
 T = TypeVar("T")
 Status = Literal["active", "accepted", "rejected"]
 _REVISION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+\-]{0,127}$")  # the store's rule
-_MAX_NAME = 256
 _MAX_PRINTS = 20
 _MAX_DISAGREEMENTS = 200
-
-
-class PolicyServiceError(ControlError):
-    """Base of the policy service's refusals."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class UploadRefused(PolicyServiceError):
-    """An upload that cannot even be read (size, names, archive, encoding); nothing stored."""
-
-
-class UploadTooLarge(UploadRefused):
-    """An upload over one of the `UploadLimits`."""
-
-
-class NotReady(PolicyServiceError):
-    """The operation needs state that is not there (no active policy, no shadow, no log)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,12 +237,16 @@ class PolicyService:
     def upload_archive(self, archive: bytes, actor: str, *, revision: str | None = None,
                        activate: bool = True) -> UploadOutcome:
         """Read, check, test and store a bundle ``.tar.gz`` (signed ones are verified)."""
-        if len(archive) > self.limits.max_archive_bytes:
+        limits = self.limits
+        if len(archive) > limits.max_archive_bytes:
             raise UploadTooLarge("too-large", f"the bundle is {len(archive)} bytes, more than "
-                                 f"{self.limits.max_archive_bytes}")
+                                 f"{limits.max_archive_bytes}")
+        # inflated here, bounded, and handed on stored (level 0): tarfile then reads from a
+        # stream no longer than the limits allow, whatever its headers declare
+        tar = gunzip_bounded(archive, unpacked_limit(limits.max_total_bytes, limits.max_files))
         with tempfile.TemporaryDirectory(prefix="zonegate-upload-") as tmp:
             path = Path(tmp) / "upload.tar.gz"
-            path.write_bytes(archive)
+            path.write_bytes(gzip.compress(tar, compresslevel=0, mtime=0))
             try:
                 members = read_members(path)
                 if SIGNATURES in members:
@@ -266,8 +263,14 @@ class PolicyService:
     def upload_files(self, files: Mapping[str, bytes | str], actor: str, *,
                      revision: str | None = None, activate: bool = True) -> UploadOutcome:
         """Check, test and store a set of files laid out as a policy directory."""
-        raw = {name: body.encode("utf-8") if isinstance(body, str) else body
-               for name, body in files.items()}
+        raw: dict[str, bytes] = {}
+        for name, body in files.items():
+            check_name(name)
+            try:
+                raw[name] = body.encode("utf-8") if isinstance(body, str) else body
+            except UnicodeEncodeError as exc:  # a lone surrogate ("\udc80" in a JSON string)
+                raise UploadRefused("not-utf8", f"{name}: not UTF-8 text (character "
+                                    f"{exc.start})") from None
         return self._accept(raw, "directory", actor, revision, activate)
 
     def _accept(self, files: Mapping[str, bytes], layout: Literal["directory", "bundle"],
@@ -280,6 +283,13 @@ class PolicyService:
             source = source_from_files("upload", files, layout=layout)
         except PolicyLoadError as exc:
             raise UploadRefused("unreadable-policy", str(exc)) from None
+        check_manifest(source.manifest)
+        check_unicode(source)
+        cost = sum(nesting_cost(text) for _, text in source.modules)
+        if cost > MAX_NESTING_COST:
+            raise UploadRefused("too-deeply-nested", f"the Rego nests its literals too deeply "
+                                f"to parse in bounded time (cost {cost}, at most "
+                                f"{MAX_NESTING_COST}); flatten them or move them to data")
         name = revision or source.revision
         if not _REVISION.match(name):
             raise UploadRefused("bad-revision", f"the manifest revision {name!r} must be "
@@ -304,7 +314,7 @@ class PolicyService:
             raise UploadTooLarge("too-large", f"{len(files)} files, more than {limits.max_files}")
         total = 0
         for name, raw in files.items():
-            _check_name(name)
+            check_name(name)
             if len(raw) > limits.max_file_bytes:
                 raise UploadTooLarge("too-large", f"{name}: {len(raw)} bytes, more than "
                                      f"{limits.max_file_bytes}")
@@ -664,22 +674,6 @@ class PolicyService:
 
 
 # --- helpers ---------------------------------------------------------------------------
-
-
-def _check_name(name: str) -> None:
-    if not isinstance(name, str) or not name or len(name) > _MAX_NAME:
-        raise UploadRefused("bad-file-name", f"file name {name!r:.80} must be 1-{_MAX_NAME} "
-                            "characters")
-    if any(ord(c) < 0x20 or c in "\\\x7f" for c in name) or name.startswith("/"):
-        raise UploadRefused("unsafe-path", f"file name {name!r:.80} is not a plain relative path")
-    parts = PurePosixPath(name).parts
-    if any(p in (".", "..") for p in name.split("/")) or "" in name.split("/"):
-        raise UploadRefused("unsafe-path", f"file name {name!r:.80} is not a plain relative path")
-    if name != ".manifest" and any(p.startswith(".") for p in parts):
-        raise UploadRefused("bad-file-name", f"{name}: hidden files are not policy")
-    if name != ".manifest" and PurePosixPath(name).suffix not in (".rego", ".json"):
-        raise UploadRefused("bad-file-name", f"{name}: only .rego, .json and .manifest files "
-                            "belong in a policy")
 
 
 def _archive(members: Mapping[str, bytes]) -> bytes:

@@ -54,7 +54,10 @@ def problem_body(status: int, code: str, detail: str,
     body: dict[str, object] = {"type": "about:blank", "title": _TITLES.get(status, "Error"),
                                "status": status, "code": code, "detail": detail}
     body.update(extra or {})
-    return json.dumps(body, ensure_ascii=False, default=str).encode("utf-8")
+    try:
+        return json.dumps(body, ensure_ascii=False, default=str).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate from the request, echoed: escape it
+        return json.dumps(body, default=str).encode("ascii")
 
 
 def problem(status: int, code: str, detail: str, extra: Mapping[str, object] | None = None,

@@ -96,10 +96,11 @@ class Stack:
 
 
 def control_config(issuer: str, *, tls: str = "", store: str = "sqlite:///unused.db",
-                   ca_dir: Path | None = None) -> GatewayConfig:
+                   ca_dir: Path | None = None, control_extra: str = "") -> GatewayConfig:
     control = f"control:\n  ingesters: [{MONITOR_ID}]\n"
     if ca_dir is not None:
         control += f"  ca_dir: {ca_dir}\n"
+    control += control_extra  # more `control:` keys, each line indented by two spaces
     return parse_config(f"""
 trust_domain: {TRUST_DOMAIN}
 identity:
@@ -138,7 +139,7 @@ def write_audit_log(path: Path) -> None:
 
 @contextlib.contextmanager
 def running_stack(tmp: Path, store: Store, *, backend: str, with_tls: bool = True,
-                  with_ca: bool = True) -> Iterator[Stack]:
+                  with_ca: bool = True, control_extra: str = "") -> Iterator[Stack]:
     """Start the IdP and `serve_control` in a background loop; stop both on exit."""
     pki = make_pki(tmp) if with_ca or with_tls else None
     audit_log = tmp / "audit.jsonl"
@@ -154,7 +155,8 @@ def running_stack(tmp: Path, store: Store, *, backend: str, with_tls: bool = Tru
         async with DevIdP.start(demo_config(), "127.0.0.1", 0) as idp:
             config = control_config(
                 idp.issuer, tls=tls_section(pki) if with_tls and pki is not None else "",
-                ca_dir=pki.ca_dir if with_ca and pki is not None else None)
+                ca_dir=pki.ca_dir if with_ca and pki is not None else None,
+                control_extra=control_extra)
             started.update(idp=idp, loop=asyncio.get_running_loop(), stop=stop)
             ready.set()
             await serve_control(config, audit_log=audit_log, store=store, sock=sock,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import os
 import shutil
 import ssl
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import aiohttp
+import httpx
 import pytest
 import uvicorn
 from selenium import webdriver
@@ -44,6 +46,7 @@ from gateway.ingress.app import start_listener
 from gateway.ingress.devices import StoreDeviceSource
 from gateway.ingress.tls import server_context
 from gateway.pdp import build_engine
+from gateway.pdp.bundle import write_archive
 from gateway.store import (
     DecisionRecord,
     DeviceObservation,
@@ -51,6 +54,7 @@ from gateway.store import (
     StoreTrustSource,
 )
 from pki.authority import CertificateAuthority
+from tests.gateway.control.test_policies_service import AUTHZ, TESTS
 from tests.gateway.ingress.conftest import INSPECTOR, TEST_OPTIONS, gateway_config, start_upstream
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -467,3 +471,120 @@ def test_officer_sees_a_rejected_policy_upload(browser: WebDriver, stack: Stack,
     browser.refresh()
     row = wait_for(browser, f"#policy-revisions tr[data-key='{rejected[0].revision}']")
     assert "rejected" in row.text
+
+
+# --- the policy lifecycle in the browser ---------------------------------------------------
+
+def _policy_files(zones: list[str]) -> dict[str, bytes]:
+    data = {"zonegate": {"zones": {"open": zones}}}
+    return {"authz.rego": AUTHZ.encode(), "authz_test.rego": TESTS.encode(),
+            "data.json": json.dumps(data).encode()}
+
+
+def _active_via_api(stack: Stack, token: str) -> str | None:
+    """The active revision as the API reports it (None: 404, nothing active)."""
+    with httpx.Client(base_url=stack.console.removesuffix("/console/"),
+                      headers={"Authorization": f"Bearer {token}"}, timeout=WAIT_S) as api:
+        answer = api.get("/api/policies/active")
+    if answer.status_code == 404:
+        return None
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["revision"])
+
+
+def _row_button(driver: WebDriver, revision: str, label: str) -> WebElement:
+    row = wait_for(driver, f"#policy-revisions tr[data-key='{revision}']")
+    return next(b for b in row.find_elements(By.TAG_NAME, "button") if b.text == label)
+
+
+def test_officer_uploads_activates_diffs_and_rolls_back(browser: WebDriver, stack: Stack,
+                                                        tmp_path: Path) -> None:
+    token = stack.password_token("officer")
+    sign_in(browser, stack, token)
+    wait_for(browser, "#alert-queue")
+    browser.get(stack.console + "#/policies")
+    wait_for(browser, "#policy-upload")
+    before = _active_via_api(stack, token)
+
+    # an archive that is no archive: refused, said plainly, nothing changes in force
+    junk = tmp_path / "junk.tar.gz"
+    junk.write_bytes(b"\x1f\x8b not really gzip")
+    browser.find_element(By.ID, "policy-bundle").send_keys(str(junk))
+    browser.find_element(By.CSS_SELECTOR, "#bundle-upload button").click()
+    refused = wait_for(browser, "#policy-feedback .error", "not a readable .tar.gz")
+    assert wait_for(browser, "#policy-feedback").text == refused.text  # no stray "null"
+    assert _active_via_api(stack, token) == before
+
+    # v1: Rego and data files through the files form, activated as its tests pass
+    v1_dir = tmp_path / "v1"
+    v1_dir.mkdir()
+    for name, raw in _policy_files(["open"]).items():
+        (v1_dir / name).write_bytes(raw)
+    browser.find_element(By.ID, "policy-files").send_keys(
+        "\n".join(str(p) for p in sorted(v1_dir.iterdir())))
+    assert browser.find_element(By.ID, "policy-activate").is_selected()
+    browser.find_element(By.CSS_SELECTOR, "#policy-upload button").click()
+    done = wait_for(browser, "#policy-feedback .ok", "uploaded: active").text
+    v1 = done.removeprefix("revision ").split(" uploaded")[0]
+    assert v1.startswith("sha256:")
+    active = wait_for(browser, "#policy-active")
+    assert v1 in active.text and "tests passed" in active.text
+    in_store = stack.store.policies.active()
+    assert in_store is not None and _active_via_api(stack, token) == v1 == in_store.revision
+    shot(browser, "09-policy-v1-active")
+
+    # v2: a changed bundle (transport opened) through the bundle form, not activated yet
+    v2 = "console-v2"
+    members = {**_policy_files(["open", "transport"]),
+               ".manifest": json.dumps({"revision": v2}).encode()}
+    bundle = tmp_path / "v2.tar.gz"
+    write_archive(bundle, members)
+    browser.find_element(By.ID, "policy-activate").click()  # uncheck: upload, test, keep
+    browser.find_element(By.ID, "policy-bundle").send_keys(str(bundle))
+    browser.find_element(By.CSS_SELECTOR, "#bundle-upload button").click()
+    wait_for(browser, "#policy-feedback .ok", f"revision {v2} uploaded: accepted")
+    row = wait_for(browser, f"#policy-revisions tr[data-key='{v2}']")
+    assert "passed" in row.text and "accepted" in row.text
+    assert v1 in wait_for(browser, "#policy-active").text  # nothing changed in force
+    assert _active_via_api(stack, token) == v1
+    shot(browser, "10-policy-v2-tested")
+
+    # activate v2: it is in force, with its test report on the page
+    _row_button(browser, v2, "Activate").click()
+    wait_for(browser, "#policy-feedback .ok", f"revision {v2} activated")
+    active = wait_for(browser, "#policy-active", v2)
+    assert "tests passed" in active.text
+    active.find_element(By.TAG_NAME, "summary").click()  # open the test report
+    report = active.find_element(By.CSS_SELECTOR, "details pre").text
+    assert '"pass": 2' in report and "test_open_allowed" in report \
+        and "test_health_denied" in report
+    assert _active_via_api(stack, token) == v2
+    shot(browser, "11-policy-v2-active")
+
+    # the diff of v2 against the revision before it: data.json opens transport
+    _row_button(browser, v2, "Diff").click()
+    heading = wait_for(browser, "#policy-diff h3", "against")
+    assert heading.text == f"Diff {v2} against {v1}"
+    wait_for(browser, "#policy-diff pre.diff")
+    files = [h.text for h in browser.find_elements(By.CSS_SELECTOR, "#policy-diff h4")]
+    assert files == [".manifest", "data.json"]  # the tests and the Rego are unchanged
+    lines = {kind: [s.text for s in browser.find_elements(
+        By.CSS_SELECTOR, f"#policy-diff pre.diff span.{kind}")] for kind in ("add", "del")}
+    assert any('"transport"' in line for line in lines["add"] if not line.startswith("+++"))
+    assert not any('"transport"' in line for line in lines["del"])
+    assert "null" not in browser.find_element(By.ID, "policy-diff").text
+    browser.execute_script("arguments[0].scrollIntoView()", heading)
+    shot(browser, "12-policy-diff")
+
+    # roll back: v1 is in force again, and the history says who did what
+    browser.find_element(By.ID, "policy-rollback").click()
+    wait_for(browser, "#policy-feedback .ok", f"rolled back to {v1}")
+    assert v1 in wait_for(browser, "#policy-active", v1).text
+    assert _active_via_api(stack, token) == v1
+    history = wait_for(browser, "#policy-history")
+    kinds = [r.text for r in history.find_elements(By.CSS_SELECTOR, "tbody tr")][:3]
+    assert [k.split()[-2:] for k in kinds] == [["officer", "rollback"], ["officer", "activate"],
+                                               ["officer", "activate"]]
+    assert v2 in kinds[1] and v1 in kinds[0] and v1 in kinds[2]
+    browser.execute_script("arguments[0].scrollIntoView()", history)
+    shot(browser, "13-policy-rolled-back")

@@ -2,7 +2,7 @@
 // bundle), history, diff, activate and rollback. Officers only (the API enforces it).
 
 import { api } from "./api.js";
-import { clear, h, notice, table, when } from "./dom.js";
+import { append, clear, h, notice, table, when } from "./dom.js";
 
 const itemsOf = (data) => (Array.isArray(data) ? data : (data && data.items) || []);
 
@@ -32,8 +32,9 @@ export async function policyPage(main, session) {
       document.getElementById("policy-feedback")?.append(notice("ok", ok(result)));
     } catch (err) {
       const failures = Array.isArray(err.problem && err.problem.failures) ? err.problem.failures : [];
-      feedback.append(notice("error", err.message),
-        failures.length ? h("ul", { id: "policy-failures" }, failures.map((f) => h("li", {}, String(f)))) : null);
+      // dom.js `append`, not Element.append: that one would show a null as "null"
+      append(feedback, [notice("error", err.message),
+        failures.length ? h("ul", { id: "policy-failures" }, failures.map((f) => h("li", {}, String(f)))) : null]);
     }
   };
   let active = null;
@@ -74,12 +75,12 @@ export async function policyPage(main, session) {
     clear(diffOut);
     try {
       const diff = await api.get("/api/policies/{revision}/diff", { path: { revision } });
-      diffOut.append(h("h3", {}, `Diff ${diff.revision} against ${diff.against}`),
+      append(diffOut, [h("h3", {}, `Diff ${diff.revision} against ${diff.against}`),
         diff.added.length ? h("p", {}, "Added: ", diff.added.join(", ")) : null,
         diff.removed.length ? h("p", {}, "Removed: ", diff.removed.join(", ")) : null,
         Object.entries(diff.changed).map(([file, text]) => h("div", {},
           h("h4", {}, file), h("pre", { class: "diff" }, text.split("\n").map((line) =>
-            h("span", { class: line.startsWith("+") ? "add" : line.startsWith("-") ? "del" : "" }, `${line}\n`))))));
+            h("span", { class: line.startsWith("+") ? "add" : line.startsWith("-") ? "del" : "" }, `${line}\n`)))))]);
     } catch (err) {
       diffOut.append(notice("error", err.message));
     }
