@@ -9,7 +9,6 @@ import json
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -17,7 +16,8 @@ import pytest
 
 from gateway.audit import Checkpoint, read_checkpoint_file, read_store_checkpoints
 from gateway.store import Store
-from tests.gateway.ingress.conftest import Upstream, start_upstream
+from tests.gateway.ingress.conftest import Upstream
+from tests.gateway.ingress.conftest import upstream as upstream  # the fixture
 from tests.gateway.ingress.test_serve import POLICIES, _free_port, _serve
 
 pytestmark = pytest.mark.slow
@@ -41,13 +41,6 @@ async def poll_checkpoints(path: Path, seq: int, limit: float = 60) -> list[Chec
 
 def _read_if_there(path: Path) -> list[Checkpoint]:
     return read_checkpoint_file(path)[0] if path.exists() else []
-
-
-@pytest.fixture
-async def upstream() -> AsyncIterator[Upstream]:
-    up, runner = await start_upstream()
-    yield up
-    await runner.cleanup()
 
 
 async def test_serve_checkpoints_while_running_and_after_shutdown(tmp_path: Path,

@@ -8,14 +8,13 @@ import json
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 
 from gateway.audit import verify_log
-from tests.gateway.ingress.conftest import Upstream, start_upstream
+from tests.gateway.ingress.conftest import Upstream
 
 POLICIES = Path(__file__).parents[3] / "policies"
 pytestmark = pytest.mark.slow
@@ -57,13 +56,6 @@ async def _serve(config: Path, audit: Path) -> Served:
         "serve", "--config", str(config), "--role", "ingress", "--audit-log", str(audit),
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
     return Served(proc)
-
-
-@pytest.fixture
-async def upstream() -> AsyncIterator[Upstream]:
-    up, runner = await start_upstream()
-    yield up
-    await runner.cleanup()
 
 
 async def test_kill_9_then_restart_continues_the_chain(tmp_path: Path,
