@@ -119,12 +119,29 @@ class BundleReport:
 # --- reading ---------------------------------------------------------------------------
 
 
+def _inflate(path: Path) -> bytes:
+    """The tar stream inside a .tar.gz, refused past what MAX_TOTAL_BYTES can need.
+
+    tarfile buffers a pax header whole, whatever size it declares, so a 250 KB archive
+    could otherwise make the reader allocate hundreds of MiB before any size check.
+    """
+    limit = MAX_TOTAL_BYTES + (MAX_MEMBERS + 2) * 8 * 512 + 20 * 512
+    out = bytearray()
+    with gzip.open(path, "rb") as handle:
+        while chunk := handle.read(1 << 16):
+            out += chunk
+            if len(out) > limit:
+                raise BundleError(f"{path}: unpacks to more than {limit} bytes")
+    return bytes(out)
+
+
 def read_members(path: Path) -> dict[str, bytes]:
     """The archive's regular files by name (leading ``/`` removed); refuses odd members."""
     members: dict[str, bytes] = {}
     total = 0
     try:
-        with tarfile.open(path, mode="r:gz") as archive:
+        stream = _inflate(path)
+        with tarfile.open(fileobj=io.BytesIO(stream), mode="r:") as archive:
             for count, info in enumerate(archive, start=1):
                 if count > MAX_MEMBERS:
                     raise BundleError(f"{path}: more than {MAX_MEMBERS} members")

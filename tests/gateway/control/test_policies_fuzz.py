@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import resource
 import tarfile
-import time
 import zlib
 from collections import Counter
 from collections.abc import Iterator
@@ -382,11 +381,11 @@ def test_a_header_bomb_is_refused_in_bounded_memory(ps: PolicyStack) -> None:
 
 @pytest.mark.parametrize("depth", [17, 40])
 def test_deeply_nested_rego_is_refused_before_the_parser(ps: PolicyStack, depth: int) -> None:
-    # regorus takes time exponential in this depth (20 levels: minutes)
-    started = time.monotonic()
+    # regorus takes time exponential in this depth (20 levels: minutes); the code says the
+    # refusal came from the estimate before the parser, which would otherwise name a
+    # parse error or not answer at all
     answer = bundle_post(ps, _tgz([*_valid(f"deep-{depth}"), ("deep.rego", nested_rego(depth))]))
     assert (answer.status_code, answer.json()["code"]) == (422, "too-deeply-nested")
-    assert time.monotonic() - started < 5
 
 
 def test_the_shipped_policies_pass_the_nesting_bound(ps: PolicyStack) -> None:

@@ -282,3 +282,25 @@ def test_bad_signing_inputs(tmp_path: Path, ec_keys: tuple[bytes, bytes]) -> Non
         build_bundle(tmp_path / "missing", tmp_path / "x.tar.gz")
     with pytest.raises(BundleError, match="not a PEM public key"):
         verify_bundle(OPA_VECTOR / "bundle.tar.gz", b"-----BEGIN PUBLIC KEY-----\nAAAA\n")
+
+
+def test_a_pax_header_bomb_is_refused_in_bounded_memory(tmp_path: Path) -> None:
+    import resource
+    import zlib
+
+    # a pax header declaring 256 MiB of zeros, 250 KB on disk: tarfile would buffer it whole
+    size = 256 * 2**20
+    header = tarfile.TarInfo("././@PaxHeader")
+    header.type, header.size = tarfile.XHDTYPE, size
+    deflate = zlib.compressobj(1, zlib.DEFLATED, 31)
+    path = tmp_path / "bomb.tar.gz"
+    with path.open("wb") as out:
+        out.write(deflate.compress(header.tobuf(tarfile.USTAR_FORMAT)))
+        for _ in range(size >> 20):
+            out.write(deflate.compress(bytes(2**20)))
+        out.write(deflate.flush())
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    with pytest.raises(BundleError, match="unpacks to more than"):
+        read_members(path)
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - peak
+    assert grown < 128 * 2**20, f"the peak grew by {grown >> 20} MiB"
