@@ -113,8 +113,10 @@ def test_no_request_gets_a_500(stack: Stack, spec: JSON) -> None:
             failures.append(f"{method} {path}: {exc}")
         tried += 1
     assert tried >= 25
-    # the generated requests reach the endpoints: some are served, some refused as input
-    assert sum(200 <= s < 300 for s in statuses) > len(statuses) // 10
+    # the generated requests reach the endpoints: some are served, some refused as input.
+    # Runs served 9-13 % of them, so a 10 % floor flaked; a 3 % floor still fails if
+    # generation stops producing valid requests (then almost none are served)
+    assert sum(200 <= s < 300 for s in statuses) > len(statuses) * 3 // 100
     assert 422 in statuses and 404 in statuses
     assert not {401, 403} & set(statuses)
     assert not failures, "\n".join(failures)
