@@ -119,30 +119,20 @@ def main() -> None:
         with ca_lock(ca.directory):
             compact_rate, n_compact = _rate(Inventory.load(ca.directory).compact)
     sign, verify = _openssl_speed()
-    rows: list[dict[str, object]] = [
-        {"operation": "issue (inventory < 1,000)", "per_second": issue_small,
-         "us_each": 1e6 / issue_small, "samples": n_small},
-        {"operation": "issue (inventory 2,000)", "per_second": issue_mid,
-         "us_each": 1e6 / issue_mid, "samples": n_mid},
-        {"operation": "issue (inventory 20,000)", "per_second": issue_large,
-         "us_each": 1e6 / issue_large, "samples": n_large},
-        {"operation": "issue, fresh CA object (inventory 20,000)", "per_second": issue_fresh,
-         "us_each": 1e6 / issue_fresh, "samples": n_fresh},
-        {"operation": "load inventory (20,000)", "per_second": load_rate,
-         "us_each": 1e6 / load_rate, "samples": n_load},
-        {"operation": "compact inventory (20,000)", "per_second": compact_rate,
-         "us_each": 1e6 / compact_rate, "samples": n_compact},
-        {"operation": "verify (zonegate)", "per_second": verify_rate,
-         "us_each": 1e6 / verify_rate, "samples": n_verify},
-    ]
+    rows: list[dict[str, object]] = [_row(name, rate, samples) for name, rate, samples in (
+        ("issue (inventory < 1,000)", issue_small, n_small),
+        ("issue (inventory 2,000)", issue_mid, n_mid),
+        ("issue (inventory 20,000)", issue_large, n_large),
+        ("issue, fresh CA object (inventory 20,000)", issue_fresh, n_fresh),
+        ("load inventory (20,000)", load_rate, n_load),
+        ("compact inventory (20,000)", compact_rate, n_compact),
+        ("verify (zonegate)", verify_rate, n_verify),
+    )]
     if openssl_rate:
-        rows.append({"operation": "openssl verify -crl_check", "per_second": openssl_rate,
-                     "us_each": 1e6 / openssl_rate, "samples": n_openssl})
+        rows.append(_row("openssl verify -crl_check", openssl_rate, n_openssl))
     if sign:
-        rows.append({"operation": "openssl speed ECDSA P-256 sign", "per_second": sign,
-                     "us_each": 1e6 / sign, "samples": None})
-        rows.append({"operation": "openssl speed ECDSA P-256 verify", "per_second": verify,
-                     "us_each": 1e6 / verify, "samples": None})
+        rows.append(_row("openssl speed ECDSA P-256 sign", sign, None))
+        rows.append(_row("openssl speed ECDSA P-256 verify", verify, None))
     report("pki", rows, title="PKI: certificates issued and verified per second", notes=[
         "issue = key generation + signing + locked inventory change (one fsynced journal line)",
         "compaction runs once the journal holds as many changes as the snapshot has entries",
@@ -153,3 +143,8 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def _row(operation: str, per_second: float, samples: int | None) -> dict[str, object]:
+    return {"operation": operation, "per_second": per_second, "us_each": 1e6 / per_second,
+            "samples": samples}

@@ -72,7 +72,7 @@ def mask_keep_ends(value: str, head: int = 1, tail: int = 2) -> str:
 
 
 def mask_uscc(value: str) -> str:
-    """91110000XXXXXXXXXX: registration and area kept, the rest hidden except the check."""
+    """91350100M000100Y43 -> 91350100*********3: registration and area kept, the check too."""
     return mask_keep_ends(value, 8, 1)
 
 

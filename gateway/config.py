@@ -50,6 +50,18 @@ def _check_hostport(value: str) -> str:
 HostPort = Annotated[str, AfterValidator(_check_hostport)]
 
 
+def _check_networks(value: tuple[str, ...]) -> tuple[str, ...]:
+    for item in value:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ValueError(f"not an IP address or network: {item!r}") from None
+    return value
+
+
+Networks = Annotated[tuple[str, ...], AfterValidator(_check_networks)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -67,23 +79,13 @@ class TLSConfig(_Strict):
     crl: Path | None = None
     # how often the running gateway looks for a new CRL file (gateway/ingress/crl_watch.py)
     crl_refresh_seconds: Annotated[float, Field(ge=0.5, le=3600)] = 5.0
-    trusted_xfcc_from: tuple[str, ...] = ()
+    trusted_xfcc_from: Networks = ()
 
     @field_validator("client_cert", mode="before")
     @classmethod
     def _yaml_off(cls, value: object) -> object:
         # YAML 1.1 reads a bare `off` as false; the contract's spelling must still work.
         return "off" if value is False else value
-
-    @field_validator("trusted_xfcc_from")
-    @classmethod
-    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for item in value:
-            try:
-                ipaddress.ip_network(item, strict=False)
-            except ValueError:
-                raise ValueError(f"not an IP address or network: {item!r}") from None
-        return value
 
     @model_validator(mode="after")
     def _client_ca_needed(self) -> TLSConfig:
@@ -160,7 +162,7 @@ class IngressConfig(_Strict):
     # peers (IP networks) that may read /metrics; null: anyone who reaches the listener.
     # The metrics name zones, deny reasons and the policy revision: restrict them where
     # the data-plane port faces clients, e.g. [127.0.0.1/32, 10.0.0.0/8] for a scraper
-    metrics_from: tuple[str, ...] | None = None
+    metrics_from: Networks | None = None
     # background: answer once written (survives kill -9), fsync follows (see gateway/audit)
     audit_sync: Literal["background", "group", "always", "off"] = "background"
     # the chain's durable tip (seq, hash) is checkpointed this often, when it moved, to
@@ -198,16 +200,6 @@ class IngressConfig(_Strict):
     def _yaml_off(cls, value: object) -> object:
         # YAML 1.1 reads a bare `off` as false
         return "off" if value is False else value
-
-    @field_validator("metrics_from")
-    @classmethod
-    def _metrics_networks(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
-        for item in value or ():
-            try:
-                ipaddress.ip_network(item, strict=False)
-            except ValueError:
-                raise ValueError(f"not an IP address or network: {item!r}") from None
-        return value
 
     @property
     def indexes_decisions(self) -> bool:

@@ -240,7 +240,8 @@ class CheckpointMatch:
 
 def match_checkpoints(log: Path, report: VerifyReport,
                       checkpoints: Iterable[Checkpoint]) -> CheckpointMatch:
-    """Check an intact chain (`report`, with `anchors` = their seqs) against checkpoints.
+    """Check an intact chain (`report`, walked with `anchors=checkpoint_seqs(...)`) against
+    checkpoints.
 
     Raises CheckpointMismatch, naming the earliest record a checkpoint of this chain saw
     changed, else the checkpoint that saw the most records the log no longer holds.

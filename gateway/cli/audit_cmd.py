@@ -16,6 +16,7 @@ from gateway.audit import (
     CheckpointMatch,
     CheckpointMismatch,
     VerifyReport,
+    checkpoint_seqs,
     match_checkpoints,
     read_checkpoint_file,
     read_store_checkpoints,
@@ -51,7 +52,7 @@ def audit_verify(
             torn.append(file)
     if store is not None:
         found.extend(_store_checkpoints(store))
-    report = _walk(console, path, frozenset(c.seq for c in found))
+    report = _walk(console, path, checkpoint_seqs(found))
     try:
         match = match_checkpoints(path, report, found) if given else None
     except CheckpointMismatch as exc:

@@ -22,7 +22,6 @@ thread, and `shadow_compare` keeps its compiled pair in a thread-local slot.
 from __future__ import annotations
 
 import difflib
-import gzip
 import io
 import json
 import logging
@@ -53,14 +52,14 @@ from gateway.control.policy_upload import (
     check_unicode,
     gunzip_bounded,
     nesting_cost,
-    unpacked_limit,
 )
 from gateway.pdp.bundle import (
     SIGNATURES,
     bundle_members,
-    read_bundle,
-    read_members,
+    members_from_tar,
     sign_members,
+    unpacked_limit,
+    verify_members,
     write_archive,
 )
 from gateway.pdp.embedded import DEFAULT_DECISION, CompiledPolicy, decision_from_raw
@@ -241,22 +240,20 @@ class PolicyService:
         if len(archive) > limits.max_archive_bytes:
             raise UploadTooLarge("too-large", f"the bundle is {len(archive)} bytes, more than "
                                  f"{limits.max_archive_bytes}")
-        # inflated here, bounded, and handed on stored (level 0): tarfile then reads from a
-        # stream no longer than the limits allow, whatever its headers declare
+        # inflated once, bounded by the upload limits, and read from memory: tarfile never
+        # sees a stream longer than they allow, whatever its headers declare
         tar = gunzip_bounded(archive, unpacked_limit(limits.max_total_bytes, limits.max_files))
-        with tempfile.TemporaryDirectory(prefix="zonegate-upload-") as tmp:
-            path = Path(tmp) / "upload.tar.gz"
-            path.write_bytes(gzip.compress(tar, compresslevel=0, mtime=0))
-            try:
-                members = read_members(path)
-                if SIGNATURES in members:
-                    if self.verification_key is None:
-                        raise UploadRefused("signature-unverifiable",
-                                            "the bundle is signed but this control plane has "
-                                            "no verification key")
-                    read_bundle(path, verification_key=self.verification_key)
-            except PDPError as exc:
-                raise UploadRefused("bad-bundle", str(exc).replace(f"{tmp}/", "")) from None
+        try:
+            members = members_from_tar(tar, "the bundle")
+            if SIGNATURES in members:
+                if self.verification_key is None:
+                    raise UploadRefused("signature-unverifiable",
+                                        "the bundle is signed but this control plane has "
+                                        "no verification key")
+                verify_members("the bundle", members, self.verification_key, key_id=None,
+                               scope="")
+        except PDPError as exc:
+            raise UploadRefused("bad-bundle", str(exc)) from None
         files = {name: raw for name, raw in members.items() if name != SIGNATURES}
         return self._accept(files, "bundle", actor, revision, activate)
 

@@ -3,7 +3,8 @@
 Each guard here closes a hole that a valid-looking upload opened (found by
 tests/gateway/control/test_policies_fuzz.py):
 
-* `gunzip_bounded`: a ``.tar.gz`` is inflated here with a hard bound, so that tarfile
+* `gunzip_bounded`: a ``.tar.gz`` is inflated with a hard bound (pdp's `inflate_bounded`, which
+  every bundle reader uses), so that tarfile
   never reads from an unbounded stream. Without it a 200 KB upload whose pax (or GNU
   long-name) header declares 200 MB made tarfile buffer all of it: gzip inflates about
   1000:1, so the 4 MB archive limit was a 4 GB memory limit.
@@ -21,11 +22,11 @@ tests/gateway/control/test_policies_fuzz.py):
 from __future__ import annotations
 
 import json
-import zlib
 from pathlib import PurePosixPath
 
 from gateway.control.errors import UploadRefused, UploadTooLarge
-from gateway.pdp.port import JSONObject
+from gateway.pdp.bundle import inflate_bounded
+from gateway.pdp.port import BundleError, BundleTooLarge, JSONObject
 from gateway.pdp.source import PolicySource
 
 MAX_NAME = 256
@@ -33,40 +34,17 @@ MAX_NAME = 256
 # `nesting_cost`) is about 1 s of parsing for ordinary Rego and 10 s for the worst shape;
 # the shipped policies/ come to 5,568
 MAX_NESTING_COST = 1 << 18
-_TAR_BLOCK = 512
-
-
-def unpacked_limit(max_total_bytes: int, max_files: int) -> int:
-    """The largest tar stream that can hold `max_files` files of `max_total_bytes` in all:
-    the bytes plus, per member, a header, a pax header and padding (blocks of 512)."""
-    return max_total_bytes + (max_files + 2) * 8 * _TAR_BLOCK + 20 * _TAR_BLOCK
 
 
 def gunzip_bounded(archive: bytes, limit: int) -> bytes:
-    """Inflate a gzip stream (several members, as gzip writes them, are one stream) to at
-    most `limit` bytes: `UploadTooLarge` past it, `UploadRefused` when it is not gzip."""
-    out = bytearray()
-    rest = archive
+    """`gateway.pdp.bundle.inflate_bounded` in the upload's terms: `UploadTooLarge`
+    (413) past `limit`, `UploadRefused` (422 bad-bundle) when it is not gzip."""
     try:
-        while True:
-            inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-            pending = rest
-            while True:
-                out += inflater.decompress(pending, limit + 1 - len(out))
-                if len(out) > limit:
-                    raise UploadTooLarge("too-large", f"the bundle unpacks to more than "
-                                         f"{limit} bytes")
-                pending = inflater.unconsumed_tail
-                if inflater.eof or not pending:
-                    break
-            if not inflater.eof:
-                raise UploadRefused("bad-bundle", "not a readable .tar.gz bundle: the gzip "
-                                    "stream ends early")
-            rest = inflater.unused_data
-            if not rest.strip(b"\0"):  # trailing zero padding, as some writers leave
-                return bytes(out)
-    except zlib.error as exc:
-        raise UploadRefused("bad-bundle", f"not a readable .tar.gz bundle: {exc}") from None
+        return inflate_bounded(archive, limit, "the bundle")
+    except BundleTooLarge as exc:
+        raise UploadTooLarge("too-large", str(exc)) from None
+    except BundleError as exc:
+        raise UploadRefused("bad-bundle", str(exc)) from None
 
 
 def check_name(name: str) -> None:

@@ -84,12 +84,7 @@ class _DropReport:
             self.total += count
             pending = self._unreported.get(reason, (0, why))[0] + count
             self._unreported[reason] = (pending, why)
-        if not throttle or self._due(reason):
-            self.report(reason)
-
-    def _due(self, reason: str) -> bool:
-        with self._lock:
-            return time.monotonic() - self._last.get(reason, -self._every) >= self._every
+        self.report(reason, only_due=throttle)
 
     def report(self, reason: str | None = None, *, only_due: bool = False) -> None:
         """Log what is unreported (for `reason`, or every reason)."""

@@ -67,6 +67,14 @@ class Masker(Protocol):
         """Mask every finding above `above` in text."""
         ...
 
+    def scan_json(self, obj: Any) -> ScanLevel:
+        """Grade a parsed JSON value (a masked body, before it is released)."""
+        ...
+
+    def scan_text(self, text: str) -> ScanLevel:
+        """Grade text (a masked body, before it is released)."""
+        ...
+
 
 def _is_json(content_type: str) -> bool:
     mime = content_type.split(";", 1)[0].strip().lower()
@@ -104,15 +112,15 @@ class MaskingInspector:
                 # comparison then (another masker may return an equal copy)
                 if masked is document or masked == document:
                     return Inspection(level, None)
-                _again, residual = self._masker.mask_json(masked, ceiling)
+                residual = self._masker.scan_json(masked).level or "L1"
                 out = json.dumps(masked, ensure_ascii=False, separators=(",", ":"))
-                return Inspection(level, out.encode("utf-8"), residual.level or "L1")
+                return Inspection(level, out.encode("utf-8"), residual)
         masked_text, result = self._masker.mask_text(text, ceiling)
         level = result.level or "L1"
         if masked_text == text:
             return Inspection(level, None)
-        _again_text, residual = self._masker.mask_text(masked_text, ceiling)
-        return Inspection(level, masked_text.encode("utf-8"), residual.level or "L1")
+        residual = self._masker.scan_text(masked_text).level or "L1"
+        return Inspection(level, masked_text.encode("utf-8"), residual)
 
 
 class CachingInspector:

@@ -86,6 +86,8 @@ async def serve_ingress(config: GatewayConfig, options: GatewayRuntimeOptions, *
         verifier=verifier if isinstance(verifier, CertificateVerifier) else None,
         reloads=metrics.crl_reloads, last_success=metrics.crl_last_reload)
     policy = config.policy
+    # the decision log and the decision index erase the same input fields
+    log_mask = (*DEFAULT_MASK, *policy.decision_log_mask)
     key = None
     if policy.verification_key is not None:
         try:
@@ -97,7 +99,7 @@ async def serve_ingress(config: GatewayConfig, options: GatewayRuntimeOptions, *
                     opa_timeout_seconds=policy.opa_timeout_seconds,
                     cache_ttl_seconds=policy.cache_ttl_seconds,
                     decision_log=decision_log or policy.decision_log,
-                    log_mask=(*DEFAULT_MASK, *policy.decision_log_mask),
+                    log_mask=log_mask,
                     reload_interval_seconds=policy.reload_interval_seconds,
                     registry=metrics.registry)
     audit = open_audit(options, metrics)
@@ -117,7 +119,7 @@ async def serve_ingress(config: GatewayConfig, options: GatewayRuntimeOptions, *
             devices = StoreDeviceSource(trust)
         if config.ingress.indexes_decisions:
             store = store or await _open_store(config)
-            index = await _decision_index(store, config, metrics)
+            index = await _decision_index(store, config, metrics, log_mask)
         # the chain's durable tip, anchored off the log from a thread of its own
         checkpoint_errors = metrics.audit_checkpoint_errors
         checkpoints = start_checkpoints(
@@ -178,8 +180,8 @@ async def _open_store(config: GatewayConfig) -> Store:
         raise ConfigError(f"store ({redact(config.store)}): {exc}") from None
 
 
-async def _decision_index(store: Store, config: GatewayConfig,
-                          metrics: GatewayMetrics) -> DecisionIndexWriter:
+async def _decision_index(store: Store, config: GatewayConfig, metrics: GatewayMetrics,
+                          mask: tuple[str, ...]) -> DecisionIndexWriter:
     """Start the writer of the store's decision index.
 
     A store that is down or not migrated does not stop the gateway (it enforces without
@@ -192,7 +194,7 @@ async def _decision_index(store: Store, config: GatewayConfig,
                    "store is fixed", exc)
     index = DecisionIndexWriter(store.decisions, metrics,
                                 queue_size=config.ingress.decision_index_queue,
-                                mask=(*DEFAULT_MASK, *config.policy.decision_log_mask))
+                                mask=mask)
     index.start()
     return index
 

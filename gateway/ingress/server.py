@@ -34,7 +34,7 @@ from gateway.ingress.options import GatewayRuntimeOptions
 from gateway.ingress.paths import normalise_target
 from gateway.ingress.ratelimit import RateLimiter
 from gateway.ingress.routing import RESERVED_PREFIX, ZoneRoute, ZoneTable
-from gateway.ingress.segments import SegmentMap
+from gateway.ingress.segments import Network, SegmentMap
 from gateway.ingress.trail import RequestTrail
 from gateway.ingress.upstream import (
     Relayed,
@@ -177,13 +177,7 @@ class IngressGateway:
                                   if self.engine is not None else "", **body})
 
     def _may_read_metrics(self, peer: str) -> bool:
-        if self._metrics_from is None:
-            return True
-        try:
-            address = ipaddress.ip_address(peer)
-        except ValueError:
-            return False
-        return any(address in net for net in self._metrics_from)
+        return self._metrics_from is None or _in_networks(peer, self._metrics_from)
 
     def _from_trusted_proxy(self, peer: str) -> bool:
         if not self._trusted:
@@ -191,11 +185,7 @@ class IngressGateway:
         known = self._trusted_peers.get(peer)
         if known is not None:
             return known
-        try:
-            address = ipaddress.ip_address(peer)
-        except ValueError:
-            return False
-        trusted = any(address in net for net in self._trusted)
+        trusted = _in_networks(peer, self._trusted)
         if len(self._trusted_peers) >= _PEER_MEMO:
             self._trusted_peers.clear()
         self._trusted_peers[peer] = trusted
@@ -449,6 +439,15 @@ def _peer_certificate(request: web.BaseRequest) -> bytes | None:
 
 def _header_pairs(request: web.BaseRequest) -> tuple[tuple[str, str], ...]:
     return tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers)
+
+
+def _in_networks(peer: str, networks: tuple[Network, ...]) -> bool:
+    """Whether `peer` is an IP address inside one of `networks` (not an address: False)."""
+    try:
+        address = ipaddress.ip_address(peer)
+    except ValueError:
+        return False
+    return any(address in net for net in networks)
 
 
 def _rate_keys(identity: Authenticated, peer: str) -> tuple[str, ...]:

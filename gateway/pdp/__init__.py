@@ -41,6 +41,7 @@ from gateway.pdp.embedded import CompiledPolicy, EmbeddedEngine
 from gateway.pdp.opa import OPAEngine
 from gateway.pdp.port import (
     BundleError,
+    BundleTooLarge,
     Decision,
     Obligations,
     PDPError,
@@ -54,6 +55,7 @@ __all__ = [
     "DEFAULT_MASK",
     "PDP",
     "BundleError",
+    "BundleTooLarge",
     "CachedEngine",
     "CompiledPolicy",
     "Decision",

@@ -32,7 +32,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from gateway.pdp.port import BundleError, JSONObject, JSONValue
+from gateway.pdp.port import BundleError, BundleTooLarge, JSONObject, JSONValue
 from gateway.pdp.source import PolicySource, load_source, source_from_files
 
 SIGNATURES = ".signatures.json"
@@ -46,6 +46,8 @@ _HASHES = {
 }  # MD5 and SHA-1, which OPA also knows, are refused
 MAX_MEMBERS = 2_000
 MAX_TOTAL_BYTES = 64 * 1024 * 1024
+_TAR_BLOCK = 512
+_STEP = 1 << 16  # bytes inflated per call
 
 
 PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
@@ -119,32 +121,69 @@ class BundleReport:
 # --- reading ---------------------------------------------------------------------------
 
 
-def _inflate(path: Path) -> bytes:
-    """The tar stream inside a .tar.gz, refused past what MAX_TOTAL_BYTES can need.
+def unpacked_limit(max_total_bytes: int, max_files: int) -> int:
+    """The largest tar stream that can hold `max_files` files of `max_total_bytes` in all:
+    the bytes plus, per member, a header, a pax header and padding (blocks of 512)."""
+    return max_total_bytes + (max_files + 2) * 8 * _TAR_BLOCK + 20 * _TAR_BLOCK
 
-    tarfile buffers a pax header whole, whatever size it declares, so a 250 KB archive
-    could otherwise make the reader allocate hundreds of MiB before any size check.
+
+UNPACKED_LIMIT = unpacked_limit(MAX_TOTAL_BYTES, MAX_MEMBERS)
+
+
+def inflate_bounded(archive: bytes, limit: int, where: str) -> bytes:
+    """The tar stream inside a ``.tar.gz`` (several gzip members are one stream), at most
+    `limit` bytes: `BundleTooLarge` past it, `BundleError` when it is not gzip.
+
+    tarfile buffers a pax or GNU long-name header whole, whatever size it declares, so a
+    250 KB archive could otherwise make the reader allocate hundreds of MiB before any of
+    our size checks ran. Every archive is inflated here before tarfile sees it.
     """
-    limit = MAX_TOTAL_BYTES + (MAX_MEMBERS + 2) * 8 * 512 + 20 * 512
     out = bytearray()
-    with gzip.open(path, "rb") as handle:
-        while chunk := handle.read(1 << 16):
-            out += chunk
-            if len(out) > limit:
-                raise BundleError(f"{path}: unpacks to more than {limit} bytes")
-    return bytes(out)
+    rest = archive
+    try:
+        while True:
+            inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+            pending = rest
+            while True:
+                # in small steps, so memory stays near `limit` rather than twice it
+                step = min(_STEP, limit + 1 - len(out))
+                chunk = inflater.decompress(pending, step)
+                out += chunk
+                if len(out) > limit:
+                    raise BundleTooLarge(f"{where} unpacks to more than {limit} bytes")
+                pending = inflater.unconsumed_tail
+                # a full step may leave output inside zlib even with all input consumed
+                if inflater.eof or (not pending and len(chunk) < step):
+                    break
+            if not inflater.eof:
+                raise BundleError(f"{where}: not a readable .tar.gz bundle: the gzip stream "
+                                  "ends early")
+            rest = inflater.unused_data
+            if not rest.strip(b"\0"):  # trailing zero padding, as some writers leave
+                return bytes(out)
+    except zlib.error as exc:
+        raise BundleError(f"{where}: not a readable .tar.gz bundle: {exc}") from None
 
 
 def read_members(path: Path) -> dict[str, bytes]:
     """The archive's regular files by name (leading ``/`` removed); refuses odd members."""
+    try:
+        archive = path.read_bytes()
+    except OSError as exc:
+        raise BundleError(f"{path}: not a readable .tar.gz bundle: {exc.strerror}") from None
+    where = str(path)
+    return members_from_tar(inflate_bounded(archive, UNPACKED_LIMIT, where), where)
+
+
+def members_from_tar(stream: bytes, where: str) -> dict[str, bytes]:
+    """The regular files of an inflated tar stream by name; refuses odd members."""
     members: dict[str, bytes] = {}
     total = 0
     try:
-        stream = _inflate(path)
         with tarfile.open(fileobj=io.BytesIO(stream), mode="r:") as archive:
             for count, info in enumerate(archive, start=1):
                 if count > MAX_MEMBERS:
-                    raise BundleError(f"{path}: more than {MAX_MEMBERS} members")
+                    raise BundleError(f"{where}: more than {MAX_MEMBERS} members")
                 if info.isdir():
                     continue
                 name = info.name.lstrip("/")
@@ -152,18 +191,18 @@ def read_members(path: Path) -> dict[str, bytes]:
                     name = name[2:]
                 parts = PurePosixPath(name).parts
                 if not info.isreg() or not parts or ".." in parts or "\\" in name:
-                    raise BundleError(f"{path}: member {info.name!r} is not a plain relative file")
+                    raise BundleError(f"{where}: member {info.name!r} is not a plain relative file")
                 total += info.size
                 if total > MAX_TOTAL_BYTES:
-                    raise BundleError(f"{path}: larger than {MAX_TOTAL_BYTES} bytes unpacked")
+                    raise BundleError(f"{where}: larger than {MAX_TOTAL_BYTES} bytes unpacked")
                 if name in members:
-                    raise BundleError(f"{path}: member {name!r} appears twice")
+                    raise BundleError(f"{where}: member {name!r} appears twice")
                 handle = archive.extractfile(info)
                 if handle is None:
-                    raise BundleError(f"{path}: member {info.name!r} cannot be read")
+                    raise BundleError(f"{where}: member {info.name!r} cannot be read")
                 members[name] = handle.read()
-    except (tarfile.TarError, EOFError, gzip.BadGzipFile, OSError, zlib.error) as exc:
-        raise BundleError(f"{path}: not a readable .tar.gz bundle: {exc}") from None
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        raise BundleError(f"{where}: not a readable .tar.gz bundle: {exc}") from None
     return members
 
 
@@ -173,7 +212,7 @@ def read_bundle(path: Path, *, verification_key: bytes | None = None) -> PolicyS
     if SIGNATURES in members or verification_key is not None:
         if verification_key is None:
             raise BundleError(f"{path}: the bundle is signed but no verification key is set")
-        _verify_members(path, members, verification_key, key_id=None, scope="")
+        verify_members(path, members, verification_key, key_id=None, scope="")
     files = {name: raw for name, raw in members.items() if name != SIGNATURES}
     return source_from_files(str(path), files, layout="bundle")
 
@@ -186,7 +225,7 @@ def verify_bundle(
 ) -> BundleReport:
     """Check signature, digests and completeness; raise `BundleError` saying what is wrong."""
     members = read_members(path)
-    kid = _verify_members(path, members, public_key, key_id=key_id, scope=scope)
+    kid = verify_members(path, members, public_key, key_id=key_id, scope=scope)
     files = tuple(sorted(n for n in members if n != SIGNATURES))
     manifest = members.get(".manifest")
     revision = ""
@@ -197,10 +236,12 @@ def verify_bundle(
     return BundleReport(path, revision, files, True, kid)
 
 
-def _verify_members(
-    path: Path, members: Mapping[str, bytes], public_key: bytes, *, key_id: str | None,
-    scope: str,
+def verify_members(
+    path: str | Path, members: Mapping[str, bytes], public_key: bytes, *,
+    key_id: str | None, scope: str,
 ) -> str | None:
+    """Check the members' signature and digests (`path` names the bundle in errors);
+    the key id that signed them."""
     raw = members.get(SIGNATURES)
     if raw is None:
         raise BundleError(f"{path}: bundle missing {SIGNATURES}")
@@ -246,7 +287,7 @@ def _verify_members(
     return kid if isinstance(kid, str) else None
 
 
-def _listed_files(path: Path, files: object) -> dict[str, tuple[str, str]]:
+def _listed_files(path: str | Path, files: object) -> dict[str, tuple[str, str]]:
     if not isinstance(files, list):
         raise BundleError(f"{path}: the signature has no 'files' list")
     listed: dict[str, tuple[str, str]] = {}

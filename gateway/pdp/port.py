@@ -40,6 +40,10 @@ class BundleError(PolicyLoadError):
     """A bundle archive that is malformed, badly signed or does not match its signature."""
 
 
+class BundleTooLarge(BundleError):
+    """A bundle archive that unpacks to more than its limit allows."""
+
+
 class PDPUnavailable(PDPError):
     """The engine cannot answer; the gateway answers 503 and denies."""
 

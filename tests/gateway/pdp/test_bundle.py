@@ -304,3 +304,14 @@ def test_a_pax_header_bomb_is_refused_in_bounded_memory(tmp_path: Path) -> None:
         read_members(path)
     grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - peak
     assert grown < 128 * 2**20, f"the peak grew by {grown >> 20} MiB"
+
+
+@pytest.mark.parametrize("size", [0, 1, 65_535, 65_536, 65_537, 3 * 65_536, 1_000_003])
+def test_bounded_inflate_round_trips_across_its_steps(size: int) -> None:
+    import os
+
+    from gateway.pdp.bundle import inflate_bounded
+
+    data = os.urandom(size // 2) + bytes(size - size // 2)
+    two_members = gzip.compress(data) + gzip.compress(b"tail")
+    assert inflate_bounded(two_members, 10**8, "x") == data + b"tail"
