@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 
 from bench._report import report
 from bench.classify_corpus import Document, Generator
-from classify import Classifier
+from classify import NATIVE_MODE, Classifier
 from classify.levels import rank
 
 CN_TYPES = ("cn_resident_id", "cn_mobile", "cn_landline", "bank_card", "cn_uscc",
@@ -189,6 +189,7 @@ def main() -> None:
 
     notes = [f"corpus: {len(docs)} documents, seed 20261125, {len(corpus_text):,} characters",
              "MB/s is bytes of UTF-8 per CPU-second of this process (one core), best of 3",
+             f"classify build: {NATIVE_MODE}",
              f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"]
     presidio, how = _presidio()
     notes.append(f"presidio: {how}")

@@ -303,7 +303,8 @@ def main() -> None:
                 with _process(_gateway_args(tmp, "gw", idp, up, gw), ready='"listening"',
                               log=tmp / "gw.log"):
                     _check_masked(gw, path, token)
-                    notes.append(f"gateway event loop: {_event_loop(tmp / 'gw.log')}")
+                    notes.append(f"gateway event loop: {_event_loop(tmp / 'gw.log')}; "
+                                 f"classify: {_event_loop(tmp / 'gw.log', 'classify')}")
                     rows.append({"target": "zonegate, all checks, repeated body",
                                  **wrk(f"http://127.0.0.1:{gw}{path}", token=token, tmp=tmp)})
                     full = wrk(f"http://127.0.0.1:{gw}{unique}", token=token, tmp=tmp)
@@ -461,12 +462,12 @@ def _check_masked(port: int, path: str, token: str) -> None:
         raise RuntimeError(f"DLP did not mask the sample: {sample[:200]}")
 
 
-def _event_loop(log: Path) -> str:
-    """The event loop named in the gateway's "listening" log line."""
+def _event_loop(log: Path, key: str = "event_loop") -> str:
+    """A field (the event loop, the classify build) of the gateway's "listening" log line."""
     for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
         if '"listening"' in line:
             try:
-                return str(json.loads(line).get("event_loop", "?"))
+                return str(json.loads(line).get(key, "?"))
             except json.JSONDecodeError:
                 break
     return "?"

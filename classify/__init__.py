@@ -10,14 +10,19 @@ Depends on nothing else of zonegate.
 
 from __future__ import annotations
 
+# first: it decides whether the compiled hot modules or their .py sources load
+from classify import _native
 from classify.catalog import Catalog, load_catalog
 from classify.classifier import Classifier
 from classify.errors import CatalogError, ClassifyError, InputError, MaskingError
 from classify.levels import LEVELS
 from classify.model import Finding, ScanResult
 
+NATIVE_MODE = _native.MODE  # "native (mypyc)" or "pure Python: <why>"
+
 __all__ = [
     "LEVELS",
+    "NATIVE_MODE",
     "Catalog",
     "CatalogError",
     "Classifier",

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import FrozenInstanceError, dataclass, field
 from typing import Any
 
 _FIELDS = ("type", "category", "level", "start", "end", "path", "score", "masked", "value")
+_SLOTS = ("type", "category", "level", "start", "end", "path", "score", "_masked", "value")
 _new_object = object.__new__
+Mask = Callable[[str], str]
 
 
 class _FindingSlots:
     """The storage of a `Finding`; `_Draft` and `Finding` share it, with or without stores."""
 
-    __slots__ = _FIELDS
+    __slots__ = _SLOTS
 
     type: str
     category: str
@@ -21,7 +24,7 @@ class _FindingSlots:
     end: int
     path: str | None
     score: float
-    masked: str
+    _masked: str | Mask  # the masked form, or the mask that makes it when it is read
     value: str
 
 
@@ -41,7 +44,9 @@ class Finding(_FindingSlots):
     Immutable like a frozen dataclass (assigning a field raises `FrozenInstanceError`), but
     built with plain slot stores on a `_Draft` that then becomes a `Finding`: a scan builds
     one per finding, and a frozen dataclass's `object.__setattr__` per field cost about
-    five times as much.
+    five times as much. For the same reason `masked` may be given as the mask function: the
+    masked form is then made when it is read, and a caller who only wants the level (a
+    gateway deciding, a bulk scan) never pays for it.
     """
 
     __slots__ = ()
@@ -49,7 +54,7 @@ class Finding(_FindingSlots):
                       "value")
 
     def __new__(cls, type: str, category: str, level: str, start: int, end: int,
-                path: str | None, score: float, masked: str, value: str) -> Finding:
+                path: str | None, score: float, masked: str | Mask, value: str) -> Finding:
         draft = _new_object(_Draft)
         draft.type = type
         draft.category = category
@@ -58,11 +63,17 @@ class Finding(_FindingSlots):
         draft.end = end
         draft.path = path
         draft.score = score
-        draft.masked = masked
+        draft._masked = masked
         draft.value = value
         # the same slots: from here on the frozen class's rules apply
         draft.__class__ = cls  # type: ignore[assignment]
         return draft  # type: ignore[return-value]
+
+    @property
+    def masked(self) -> str:
+        """The value with its type's mask applied (138****5678)."""
+        masked = self._masked
+        return masked if isinstance(masked, str) else masked(self.value)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise FrozenInstanceError(f"cannot assign to field {name!r}")

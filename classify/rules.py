@@ -107,21 +107,26 @@ class Grader:
                columns: dict[str, str] | None = None) -> ScanResult:
         """Apply the escalation rules to the selected candidates and build the result."""
         catalog = self.catalog
-        rows = list(map(self._types.__getitem__, map(_TYPE, found)))  # (category, rank, mask)
-        levels = list(map(_SECOND, rows))
-        if self._rules and found and all(c.record == ROOT for c in found):
-            self._combine(found, levels, range(len(found)))  # free text: one record
-        elif self._rules and found:
-            by_record: dict[str, list[int]] = {}
-            for index, cand in enumerate(found):
-                by_record.setdefault(cand.record, []).append(index)
-            root = by_record.get(ROOT, [])
-            for record, members in by_record.items():
-                self._combine(found, levels, members if record == ROOT else members + root)
-        best = max(self._default_rank, *levels) if levels else self._default_rank
-        categories = set(map(_FIRST, rows))
-        if any(_is_minor(c.value, catalog, today) for c in found
-               if c.type == "cn_resident_id"):
+        types = self._types
+        rows = [types[cand.type] for cand in found]  # (category, rank, mask)
+        levels = [row[1] for row in rows]
+        if self._rules and found:
+            if all(cand.record == ROOT for cand in found):
+                self._combine(found, levels, range(len(found)))  # free text: one record
+            else:
+                by_record: dict[str, list[int]] = {}
+                for index, cand in enumerate(found):
+                    by_record.setdefault(cand.record, []).append(index)
+                root = by_record.get(ROOT, [])
+                for record, members in by_record.items():
+                    self._combine(found, levels, members if record == ROOT else members + root)
+        best = self._default_rank
+        for level in levels:
+            if level > best:
+                best = level
+        categories = {row[0] for row in rows}
+        if any(_is_minor(cand.value, catalog, today) for cand in found
+               if cand.type == "cn_resident_id"):
             categories.add("PI.MINOR")
             best = max(best, rank(catalog.minor_level))
         if catalog.volume and len(found) >= self._volume_floor:
@@ -129,13 +134,14 @@ class Grader:
             if volume is not None:
                 best = max(best, rank(volume))
         findings = [Finding(cand.type, row[0], LEVELS[level], cand.start, cand.end, cand.path,
-                            cand.score, row[2](cand.value), cand.value)
+                            cand.score, row[2], cand.value)
                     for cand, row, level in zip(found, rows, levels, strict=True)]
-        order = self._order
-        return ScanResult(level=LEVELS[best],
-                          categories=sorted(categories,
-                                            key=lambda c: (order.get(c, len(order)), c)),
-                          findings=findings, columns=dict(columns or {}))
+        if len(categories) > 1:
+            order = self._order
+            listed = sorted(categories, key=lambda c: (order.get(c, len(order)), c))
+        else:
+            listed = list(categories)
+        return ScanResult(LEVELS[best], listed, findings, dict(columns) if columns else {})
 
     def _combine(self, found: list[Candidate], levels: list[int],
                  group: Sequence[int]) -> None:

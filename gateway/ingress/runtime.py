@@ -22,6 +22,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+import classify
 from gateway.audit import AuditCheckpointer
 from gateway.audit.checkpointer import start_checkpoints
 from gateway.config import GatewayConfig
@@ -140,6 +141,7 @@ async def serve_ingress(config: GatewayConfig, options: GatewayRuntimeOptions, *
         _log.info("listening", extra={"url": f"{scheme}://{config.listen.ingress}",
                                       "pid": os.getpid(), "zones": len(config.zones),
                                       "event_loop": type(asyncio.get_running_loop()).__module__,
+                                      "classify": classify.NATIVE_MODE,
                                       "policy_revision": pdp.engine.revision,
                                       "audit_log": str(options.audit_log)})
         stop = stop or asyncio.Event()

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import ipaddress
 import json
 import pickle
 import random
 from collections.abc import Iterator, Mapping
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from stdnum.cn import uscc as stdnum_uscc
 
 from classify import Classifier, load_catalog, validators
@@ -269,3 +272,28 @@ def test_resident_id_check_agrees_with_stdnum(seed: int) -> None:
 def test_the_default_date_is_today() -> None:
     clf = Classifier(load_catalog())
     assert clf._today() == dt.date.today()
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet="0123456789abcdefABCDEF:.%/ gx", max_size=45))
+def test_ipv6_address_accepts_what_the_standard_library_accepts(text: str) -> None:
+    try:
+        ipaddress.IPv6Address(text)
+        expected = True
+    except ValueError:
+        expected = False
+    assert validators.ipv6_address(text) is expected
+
+
+@pytest.mark.parametrize("text", [
+    "::", "::1", "1::", "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7::", "::2:3:4:5:6:7:8",
+    "1:2:3:4:5:6:7:8:9", "1::2::3", ":1:2:3:4:5:6:7", "1:2:3:4:5:6:7:", "12345::",
+    "1:2:3:4:5:6:7::8", "::ffff:1.2.3.4", "fe80::1%eth0", "1::2:3:4:5:6:7", "",
+])
+def test_ipv6_address_edge_cases_match_the_standard_library(text: str) -> None:
+    try:
+        ipaddress.IPv6Address(text)
+        expected = True
+    except ValueError:
+        expected = False
+    assert validators.ipv6_address(text) is expected
