@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 # A failed compile is not fatal: classify then runs its .py sources, and says so
 # (classify.NATIVE_MODE, the gateway's "listening" log line, the bench notes).
-$(NATIVE): $(STAMP) setup.py $(wildcard classify/*.py)
+$(NATIVE): setup.py $(wildcard classify/*.py) | $(STAMP)
 	@echo "compiling classify's hot modules (mypyc, about 30 s)"
 	@$(BIN)/python -m pip install -q --no-deps -e . > $(VENV)/native-build.log 2>&1 \
 		|| echo "classify: compile failed (see $(VENV)/native-build.log); the .py sources run"
