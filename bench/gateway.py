@@ -21,6 +21,9 @@ Rows (wrk, one thread, same upstream, one worker each unless said):
 - 2 workers: `--workers 2` (SO_REUSEPORT, one audit chain each);
 - paced rows: wrk with a Lua delay so the offered rate is about half the gateway's
   maximum; the added latency is the gateway's percentile minus the direct upstream's.
+  With a fixed delay the 8 connections stay in step, so each burst of 8 queues behind
+  itself; the "random arrivals" rows draw each delay from an exponential distribution
+  with the same mean, which is how independent clients arrive.
 
 Environment: ZONEGATE_BENCH_SECONDS (default 10) per run; ZONEGATE_BENCH_PROFILE=1 also
 runs the gateway under cProfile and prints the request path's top functions by cumulative
@@ -189,14 +192,25 @@ def _ms(text: str) -> float:
 
 
 def wrk(url: str, *, token: str | None = None, connections: int = CONNECTIONS,
-        seconds: int = SECONDS, delay_ms: int | None = None, tmp: Path) -> dict[str, Any]:
-    """Run wrk; returns req/s and latency percentiles (ms); refuses non-2xx answers."""
+        seconds: int = SECONDS, delay_ms: int | None = None, random_delay: bool = False,
+        tmp: Path) -> dict[str, Any]:
+    """Run wrk; returns req/s and latency percentiles (ms); refuses non-2xx answers.
+
+    `delay_ms` is each connection's think time between a response and its next request:
+    fixed, or with `random_delay` drawn from an exponential distribution of that mean, so
+    that arrivals are random (close to Poisson) instead of the connections' requests
+    arriving together in step.
+    """
     args = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
     if token:
         args += ["-H", f"Authorization: Bearer {token}"]
     if delay_ms is not None:
-        script = tmp / f"delay{delay_ms}.lua"
-        script.write_text(f"function delay()\n  return {delay_ms}\nend\n")
+        kind = "exp" if random_delay else "fixed"
+        script = tmp / f"delay-{kind}{delay_ms}.lua"
+        body = (f"  return math.floor(-math.log(1 - math.random()) * {delay_ms})"
+                if random_delay else f"  return {delay_ms}")
+        seed = "math.randomseed(os.time())\n" if random_delay else ""
+        script.write_text(f"{seed}function delay()\n{body}\nend\n")
         args += ["-s", str(script)]
     out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -323,6 +337,20 @@ def main() -> None:
                         f"added p50 {paced_gw['p50_ms'] - paced_up['p50_ms']:.2f} ms, "
                         f"added p99 {paced_gw['p99_ms'] - paced_up['p99_ms']:.2f} ms "
                         f"at {paced_gw['req_s']:.0f} req/s (target <= 2 ms)")
+                    # The same mean rate with random think times: requests no longer
+                    # arrive in bursts of `paced_conns`, each waiting for those before it.
+                    random_up = wrk(f"http://127.0.0.1:{up}{unique}", tmp=tmp,
+                                    connections=paced_conns, delay_ms=delay, random_delay=True)
+                    random_gw = wrk(f"http://127.0.0.1:{gw}{unique}", token=token, tmp=tmp,
+                                    connections=paced_conns, delay_ms=delay, random_delay=True)
+                    rows.append({"target": "upstream direct, random arrivals", **random_up})
+                    rows.append({"target": "zonegate, random arrivals at ~half max",
+                                 **random_gw})
+                    notes.append(
+                        f"random arrivals (exponential think time, mean {delay} ms): added "
+                        f"p50 {random_gw['p50_ms'] - random_up['p50_ms']:.2f} ms, added p99 "
+                        f"{random_gw['p99_ms'] - random_up['p99_ms']:.2f} ms at "
+                        f"{random_gw['req_s']:.0f} req/s (target <= 2 ms)")
                     notes.append(f"zonegate (unique bodies)/nginx throughput: "
                                  f"{full['req_s'] / nginx['req_s']:.3f}x (target >= 0.2x)")
                 with _process(_gateway_args(tmp, "nosync", idp, up, gw,
