@@ -28,6 +28,7 @@ _DEFAULT_LOCK = threading.Lock()
 _HINT_CACHE_MAX = 4096
 _STEP = re.compile(r"[.\[]")  # where a JSONPath step begins
 _BY_START = operator.attrgetter("start")
+_MAX_DEPTH = 1000  # containers deep in mask_json; json.loads stops near here too
 
 
 class Classifier:
@@ -243,24 +244,32 @@ def _apply(text: str, findings: Iterable[Finding], masker: Masker, floor: int,
 
 
 def _rebuild(node: object, path: str, by_path: Mapping[str, list[Finding]],
-             on_path: frozenset[str], masker: Masker, catalog: Catalog) -> object:
-    """A copy of the containers leading to masked values; other subtrees are shared."""
+             on_path: frozenset[str], masker: Masker, catalog: Catalog,
+             depth: int = 0) -> object:
+    """A copy of the containers leading to masked values; other subtrees are shared.
+
+    Recursive, so bounded by hand: compiled code has no recursion limit of its own and
+    would overflow the C stack on a value nested 100,000 deep (a crash, not an error).
+    Past the interpreter's limit it raises RecursionError, as the pure build does.
+    """
     if path not in on_path:
         return node
+    if depth > _MAX_DEPTH:
+        raise RecursionError(f"mask_json: the value is nested deeper than {_MAX_DEPTH}")
     # Children off the masked paths (most of them) are shared without a call.
     if isinstance(node, Mapping):
         out: dict[object, object] = {}
         for key, child in node.items():
             sub = path + structured.key_step(str(key))
             out[key] = child if sub not in on_path else _rebuild(child, sub, by_path, on_path,
-                                                                  masker, catalog)
+                                                                  masker, catalog, depth + 1)
         return out
     if isinstance(node, list | tuple):
         items: list[object] = []
         for index, child in enumerate(node):
             sub = f"{path}[{index}]"
-            items.append(child if sub not in on_path else _rebuild(child, sub, by_path,
-                                                                    on_path, masker, catalog))
+            items.append(child if sub not in on_path else _rebuild(
+                child, sub, by_path, on_path, masker, catalog, depth + 1))
         return items
     findings = by_path.get(path)
     if findings is None or isinstance(node, bool) or not isinstance(node, str | int | float):

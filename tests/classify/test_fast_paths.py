@@ -295,3 +295,33 @@ def _stdlib_ipv6(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+@pytest.mark.parametrize("depth", [1500, 200_000])
+def test_mask_json_refuses_values_nested_past_the_limit_in_either_build(clf: Classifier,
+                                                                        depth: int) -> None:
+    """Compiled code has no recursion limit: without the bound a deep enough value would
+    overflow the C stack (a crash); both builds raise RecursionError instead, which the
+    gateway's DLP turns into an uninspectable body (refused above the ceiling)."""
+    obj: object = "13812345678"
+    for _ in range(depth):
+        obj = [obj]
+    if depth > 10_000:  # json_cells' paths grow with depth: mask only the rebuild
+        from classify.classifier import _rebuild
+        from classify.masking import Masker
+        with pytest.raises(RecursionError):
+            _rebuild(obj, "$", {}, frozenset("$" + "[0]" * i for i in range(2000)),
+                     Masker("mask", None), clf.catalog)
+        return
+    with pytest.raises(RecursionError):
+        clf.mask_json(obj, above="L1")
+
+
+def test_mask_json_still_masks_reasonably_deep_values(clf: Classifier) -> None:
+    obj: object = {"phone": "13812345678"}
+    for _ in range(200):
+        obj = [obj]
+    masked, result = clf.mask_json(obj, above="L1")
+    for _ in range(200):
+        masked = masked[0]  # type: ignore[index]
+    assert masked == {"phone": "138****5678"} and result.level == "L3"
