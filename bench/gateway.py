@@ -317,8 +317,9 @@ def main() -> None:
                 with _process(_gateway_args(tmp, "gw", idp, up, gw), ready='"listening"',
                               log=tmp / "gw.log"):
                     _check_masked(gw, path, token)
-                    notes.append(f"gateway event loop: {_event_loop(tmp / 'gw.log')}; "
-                                 f"classify: {_event_loop(tmp / 'gw.log', 'classify')}")
+                    started = _listening(tmp / "gw.log")
+                    notes.append(f"gateway event loop: {started.get('event_loop', '?')}; "
+                                 f"classify: {started.get('classify', '?')}")
                     rows.append({"target": "zonegate, all checks, repeated body",
                                  **wrk(f"http://127.0.0.1:{gw}{path}", token=token, tmp=tmp)})
                     full = wrk(f"http://127.0.0.1:{gw}{unique}", token=token, tmp=tmp)
@@ -490,15 +491,16 @@ def _check_masked(port: int, path: str, token: str) -> None:
         raise RuntimeError(f"DLP did not mask the sample: {sample[:200]}")
 
 
-def _event_loop(log: Path, key: str = "event_loop") -> str:
-    """A field (the event loop, the classify build) of the gateway's "listening" log line."""
+def _listening(log: Path) -> dict[str, Any]:
+    """The gateway's "listening" log line (event loop, classify build, …); {} without one."""
     for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
         if '"listening"' in line:
             try:
-                return str(json.loads(line).get(key, "?"))
+                fields: dict[str, Any] = json.loads(line)
             except json.JSONDecodeError:
                 break
-    return "?"
+            return fields
+    return {}
 
 
 _IMPORT_MACHINERY = frozenset({"<module>", "<built-in method builtins.__import__>",

@@ -100,6 +100,11 @@ def _openssl_speed() -> tuple[float, float]:
     return float(match.group(1)), float(match.group(2))
 
 
+def _row(operation: str, per_second: float, samples: int | None) -> dict[str, object]:
+    return {"operation": operation, "per_second": per_second, "us_each": 1e6 / per_second,
+            "samples": samples}
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="zonegate-bench-pki-") as tmp:
         work = Path(tmp)
@@ -143,8 +148,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-
-
-def _row(operation: str, per_second: float, samples: int | None) -> dict[str, object]:
-    return {"operation": operation, "per_second": per_second, "us_each": 1e6 / per_second,
-            "samples": samples}

@@ -1,11 +1,11 @@
 """Which build of classify's hot modules runs: mypyc-compiled, or the pure-Python sources.
 
-`setup.py` compiles the modules in `COMPILED` with mypyc and records a digest of each source
-in `_native_sources.json`. At import, `choose()` keeps the compiled modules only when all of
-them are present and every source still matches its digest; otherwise (never built, a
-source edited since, or ZONEGATE_NO_NATIVE set) it makes the `.py` files load instead, all of
-them together: compiled modules call each other directly, so a mix would run code that is
-not the source. Stale compiled code never runs.
+`setup.py` compiles the modules in `COMPILED` with mypyc and, once they are built, records
+a digest of each source in `_native_sources.json`. At import, `choose()` keeps the compiled
+modules only when all of them are present and every source still matches its digest;
+otherwise (never built, a source edited since, or ZONEGATE_NO_NATIVE set) it makes the
+`.py` files load instead, all of them together: compiled modules call each other
+directly, so a mix would run code that is not the source. Stale compiled code never runs.
 
 This file imports nothing of classify, so `setup.py` can read it before anything is built.
 """
@@ -54,9 +54,9 @@ def _why_not_native(folder: Path) -> str | None:
         recorded = json.loads((folder / SOURCES_FILE.name).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return f"{SOURCES_FILE.name} unreadable (run `make native`)"
-    stale = [name for name in COMPILED
-             if not isinstance(recorded, dict) or recorded.get(name) != _digest(
-                 folder / f"{name}.py")]
+    if not isinstance(recorded, dict):
+        return f"{SOURCES_FILE.name} unreadable (run `make native`)"
+    stale = [name for name in COMPILED if recorded.get(name) != _digest(folder / f"{name}.py")]
     if stale:
         return f"sources changed since the build: {', '.join(stale)} (run `make native`)"
     return None
@@ -76,24 +76,16 @@ class _SourceFinder(importlib.abc.MetaPathFinder):
         return importlib.util.spec_from_file_location(fullname, source)
 
 
-MODE = ""  # "native (mypyc)" or "pure Python: <reason>", set by choose()
-
-
 def choose(folder: Path = HERE) -> str:
-    """Decide once per process which build loads; returns the mode (also in `MODE`)."""
-    global MODE
-    if MODE:
-        return MODE
+    """Make the build that may run the one that loads: "native (mypyc)", or
+    "pure Python: <reason>" after putting the sources ahead of the extensions."""
     reason = _why_not_native(folder)
     if reason is None:
-        MODE = "native (mypyc)"
-    else:
-        sys.meta_path.insert(0, _SourceFinder(folder, COMPILED))
-        MODE = f"pure Python: {reason}"
-    return MODE
+        return "native (mypyc)"
+    sys.meta_path.insert(0, _SourceFinder(folder, COMPILED))
+    return f"pure Python: {reason}"
 
 
-# Decided when classify imports this module, before any hot module loads (setup.py reads
-# this file under another name and decides nothing).
-if __name__ == f"{PACKAGE}._native":
-    choose()
+# Decided once, when classify imports this module and before any hot module loads;
+# setup.py reads this file under another name and decides nothing.
+MODE = choose() if __name__ == f"{PACKAGE}._native" else ""

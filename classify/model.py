@@ -7,7 +7,8 @@ from dataclasses import FrozenInstanceError, dataclass, field
 from typing import Any
 
 _FIELDS = ("type", "category", "level", "start", "end", "path", "score", "masked", "value")
-_SLOTS = ("type", "category", "level", "start", "end", "path", "score", "_masked", "value")
+# `masked` is a property over `_masked` (see Finding.masked)
+_SLOTS = tuple("_masked" if name == "masked" else name for name in _FIELDS)
 _new_object = object.__new__
 Mask = Callable[[str], str]
 

@@ -22,9 +22,6 @@ from classify.scanner import Candidate
 
 ROOT = "$"
 _START = operator.attrgetter("start")
-_TYPE = operator.attrgetter("type")
-_FIRST = operator.itemgetter(0)
-_SECOND = operator.itemgetter(1)
 _RANK = {level: index for index, level in enumerate(LEVELS)}
 _SEPARATORS = re.compile(r"[\s\-+()·]")
 

@@ -50,12 +50,18 @@ def _check_hostport(value: str) -> str:
 HostPort = Annotated[str, AfterValidator(_check_hostport)]
 
 
+def _is_network(text: str) -> bool:
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return False
+    return True
+
+
 def _check_networks(value: tuple[str, ...]) -> tuple[str, ...]:
     for item in value:
-        try:
-            ipaddress.ip_network(item, strict=False)
-        except ValueError:
-            raise ValueError(f"not an IP address or network: {item!r}") from None
+        if not _is_network(item):
+            raise ValueError(f"not an IP address or network: {item!r}")
     return value
 
 
@@ -361,10 +367,8 @@ def _check_segments(value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, .
         if not networks:
             raise ValueError(f"segment {name!r} lists no network")
         for cidr in networks:
-            try:
-                ipaddress.ip_network(cidr, strict=False)
-            except ValueError:
-                raise ValueError(f"segment {name!r}: not an IP network: {cidr!r}") from None
+            if not _is_network(cidr):
+                raise ValueError(f"segment {name!r}: not an IP network: {cidr!r}")
     return value
 
 
