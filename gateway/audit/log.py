@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import hashlib
 import logging
 import os
@@ -72,7 +73,22 @@ def _now() -> str:
 class _Pending:
     kind: str
     event: dict[str, object]
-    future: concurrent.futures.Future[int]
+    # a thread's caller waits on a concurrent future, a coroutine on its loop's future
+    future: concurrent.futures.Future[int] | asyncio.Future[int]
+
+
+Outcome = tuple[asyncio.Future[int], int | BaseException]
+
+
+def _settle(outcomes: list[Outcome]) -> None:
+    """On the waiters' event loop: complete a batch's futures (cancelled ones stay so)."""
+    for future, outcome in outcomes:
+        if future.done():  # its caller was cancelled; the record is written all the same
+            continue
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
 
 
 class AuditLog:
@@ -162,21 +178,34 @@ class AuditLog:
         return self._failed is None and not self._closed
 
     def submit(self, kind: str, event: dict[str, object]) -> concurrent.futures.Future[int]:
-        """Queue a record; the future gives its sequence number once it is durable."""
+        """Queue a record; the future gives its sequence number once it is durable.
+
+        Cancelling the future does not withdraw the record: it is written all the same.
+        """
+        future: concurrent.futures.Future[int] = concurrent.futures.Future()
+        self._enqueue(_Pending(kind, event, future))
+        return future
+
+    async def append(self, kind: str, event: dict[str, object]) -> int:
+        """Append a record and wait until it is durable; returns its sequence number.
+
+        The writer completes a whole batch of waiters on one loop with one wake-up
+        (`call_soon_threadsafe`), not one per record. A cancelled caller's record is still
+        written, in its place in the chain.
+        """
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._enqueue(_Pending(kind, event, future))
+        return await future
+
+    def _enqueue(self, pending: _Pending) -> None:
         if self._failed is not None:
             raise self._failed
         if self._closed:
             raise AuditWriteError(f"{self.path}: the audit log is closed")
-        future: concurrent.futures.Future[int] = concurrent.futures.Future()
         try:
-            self._queue.put_nowait(_Pending(kind, event, future))
+            self._queue.put_nowait(pending)
         except queue.Full:
             raise AuditWriteError(f"{self.path}: audit backlog is full") from None
-        return future
-
-    async def append(self, kind: str, event: dict[str, object]) -> int:
-        """Append a record and wait until it is durable; returns its sequence number."""
-        return await asyncio.wrap_future(self.submit(kind, event))
 
     def append_sync(self, kind: str, event: dict[str, object]) -> int:
         """Blocking form of `append` for threads that are not an event loop."""
@@ -240,23 +269,46 @@ class AuditLog:
                     self._queue.put(_STOP)
                     break
                 batch.append(item)
-            self._commit([p for p in batch if isinstance(p, _Pending)])
+            pendings = [p for p in batch if isinstance(p, _Pending)]
+            try:
+                self._commit(pendings)
+            except BaseException as exc:  # a bug here must not leave callers waiting forever
+                _log.exception("audit: the writer failed")
+                if self._failed is None:
+                    self._failed = AuditWriteError(f"{self.path}: the audit writer failed: {exc!r}")
+                self._resolve([(p, self._failed) for p in pendings])
+
+    def _resolve(self, outcomes: list[tuple[_Pending, int | BaseException]]) -> None:
+        """Complete each caller's future; coroutines get one wake-up per loop per batch."""
+        by_loop: dict[asyncio.AbstractEventLoop, list[Outcome]] = {}
+        for pending, outcome in outcomes:
+            future = pending.future
+            if isinstance(future, asyncio.Future):
+                by_loop.setdefault(future.get_loop(), []).append((future, outcome))
+            elif future.set_running_or_notify_cancel():  # False: cancelled, nobody waits
+                if isinstance(outcome, BaseException):
+                    future.set_exception(outcome)
+                else:
+                    future.set_result(outcome)
+        for loop, items in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+                loop.call_soon_threadsafe(_settle, items)
 
     def _commit(self, batch: list[_Pending]) -> None:
         if self._failed is not None:
-            for pending in batch:
-                pending.future.set_exception(self._failed)
+            self._resolve([(pending, self._failed) for pending in batch])
             return
         lines: list[bytes] = []
-        done: list[tuple[_Pending, int]] = []
+        done: list[tuple[_Pending, int | BaseException]] = []
+        refused: list[tuple[_Pending, int | BaseException]] = []
         seq, head = self._seq, self._head
         first = self._chain
         for pending in batch:
             try:
                 line, head_next = seal(seq + 1, _now(), pending.kind, head, pending.event)
             except (TypeError, ValueError) as exc:
-                pending.future.set_exception(
-                    AuditWriteError(f"audit event is not JSON-serialisable: {exc}"))
+                refused.append((pending, AuditWriteError(
+                    f"audit event is not JSON-serialisable: {exc}")))
                 continue
             seq += 1
             head = head_next
@@ -275,8 +327,7 @@ class AuditLog:
                     os.fsync(self._fd)
         except OSError as exc:
             self._failed = AuditWriteError(f"{self.path}: audit write failed: {exc.strerror}")
-            for pending, _ in done:
-                pending.future.set_exception(self._failed)
+            self._resolve(refused + [(pending, self._failed) for pending, _ in done])
             return
         self._chain = first  # set before the tip moves: a reader of tip.seq >= 1 sees it
         self._seq, self._head = seq, head
@@ -285,8 +336,7 @@ class AuditLog:
             self._unsynced.set()
         else:
             self._durable = self._written
-        for pending, number in done:
-            pending.future.set_result(number)
+        self._resolve(refused + done)
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -177,3 +177,72 @@ def test_durable_seq_follows_the_sync_mode(tmp_path: Path, sync: str,
     finally:
         log.close()
     assert log.durable_seq == seq + 1  # the shutdown record
+
+
+def _close_within(log: AuditLog, seconds: float) -> None:
+    """close() on a daemon thread, so that a hung writer fails the test, not the run."""
+    import threading
+
+    closer = threading.Thread(target=log.close, daemon=True)
+    closer.start()
+    closer.join(seconds)
+    assert not closer.is_alive(), "AuditLog.close() hung"
+
+
+async def test_cancelled_waiters_neither_stop_the_writer_nor_lose_records(
+        tmp_path: Path) -> None:
+    # A waiter cancelled mid-append (client gone, shutdown) used to make the writer thread
+    # die on InvalidStateError: every later append then hung and close() never returned.
+    import asyncio
+
+    path = tmp_path / "a.jsonl"
+    log = AuditLog.open(path, sync="group")
+    tasks = [asyncio.ensure_future(log.append("request", {"i": i})) for i in range(2000)]
+    await asyncio.sleep(0)  # queued, most still waiting for the writer
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    async with asyncio.timeout(30):
+        assert await log.append("request", {"after": True}) == 2001
+    assert log.healthy
+    _close_within(log, 30)
+    assert verify_log(path).records == 2002  # every cancelled caller's record is there
+
+
+def test_cancelled_thread_waiter_leaves_its_record(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    log = AuditLog.open(path, sync="group")
+    futures = [log.submit("request", {"i": i}) for i in range(2000)]
+    for future in futures:
+        future.cancel()
+    assert log.submit("request", {"after": True}).result(timeout=30) == 2001
+    _close_within(log, 30)
+    assert all(f.cancelled() or f.result() == i + 1 for i, f in enumerate(futures))
+    assert verify_log(path).records == 2002
+
+
+class _Exploding(dict[str, object]):
+    """A mapping whose serialisation raises what `seal` does not expect (a bug's stand-in)."""
+
+    def items(self):  # type: ignore[override]
+        raise RuntimeError("boom")
+
+
+async def test_an_unexpected_writer_error_fails_closed_and_never_hangs(
+        tmp_path: Path) -> None:
+    import asyncio
+
+    from gateway.audit import AuditWriteError
+
+    log = AuditLog.open(tmp_path / "a.jsonl", sync="group")
+    try:
+        assert await log.append("request", {"ok": 1}) == 1
+        async with asyncio.timeout(30):
+            with pytest.raises(AuditWriteError, match="writer failed"):
+                await log.append("request", {"nested": _Exploding(x=1)})
+        assert not log.healthy  # the gateway answers 503 from here on
+        with pytest.raises(AuditWriteError):
+            await log.append("request", {"ok": 2})
+    finally:
+        _close_within(log, 30)
+    assert verify_log(tmp_path / "a.jsonl").records == 1
