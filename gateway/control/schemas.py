@@ -240,6 +240,17 @@ class AuditOut(_Out):
     details: dict[str, object]
 
 
+class AuditCheckpointsOut(_Out):
+    sources: list[str] = Field(description="where checkpoints were read: the file beside "
+                               "the log when there is one, and the store")
+    read: int
+    matched: int = Field(description="checkpoints of this chain, every one found in the log")
+    latest_seq: int | None = Field(description="the highest record a checkpoint vouches for")
+    latest_time: str | None
+    unanchored: int = Field(description="records after the latest checkpoint: a cut there "
+                            "cannot be detected yet")
+
+
 class AuditVerifyOut(_Out):
     path: str
     intact: bool
@@ -247,7 +258,9 @@ class AuditVerifyOut(_Out):
     head: str | None
     recoveries: int
     torn_tail: bool
-    problem: str | None = Field(default=None, description="where the chain breaks")
+    problem: str | None = Field(default=None, description="where the chain breaks, or the "
+                                "checkpoint that saw records the log no longer holds")
+    checkpoints: AuditCheckpointsOut | None = None
 
 
 class MeOut(_Out):

@@ -11,12 +11,29 @@ from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime
 from starlette.concurrency import run_in_threadpool
 
-from gateway.audit import AuditTampered, verify_log
+from gateway.audit import (
+    AuditTampered,
+    Checkpoint,
+    CheckpointMismatch,
+    checkpoint_seqs,
+    match_checkpoints,
+    read_checkpoint_file,
+    read_store_checkpoints,
+    verify_log,
+)
+from gateway.audit.checkpointer import default_checkpoint_path
 from gateway.control.access import Principal
 from gateway.control.auth import current_principal
 from gateway.control.context import ControlContext, control_context
 from gateway.control.errors import ApiProblem
-from gateway.control.schemas import AuditOut, AuditVerifyOut, DecisionOut, MeOut, PageOut
+from gateway.control.schemas import (
+    AuditCheckpointsOut,
+    AuditOut,
+    AuditVerifyOut,
+    DecisionOut,
+    MeOut,
+    PageOut,
+)
 from gateway.store import DecisionFilter
 
 router = APIRouter()
@@ -83,15 +100,45 @@ def _audit_path(ctx: ControlContext) -> Path:
 
 @router.get("/api/audit/log/verify", response_model=AuditVerifyOut, tags=["audit"])
 async def audit_verify(ctx: Ctx) -> AuditVerifyOut:
-    """Check the gateway audit log's hash chain; `intact` false names the first bad line."""
-    path = _audit_path(ctx)
+    """Check the gateway audit log's hash chain and the checkpoints of its tail.
+
+    A hash chain alone cannot show that records were deleted from its end; checkpoints
+    can. They are read from the file beside the log (`<log>.checkpoints`) when there is
+    one and from the store's change audit, as `zonegate audit verify --checkpoints FILE
+    --store URL` does. `intact` false names the first bad line or the checkpoint that saw
+    records the log no longer holds; an unreadable checkpoint is a 503, never "intact".
+    """
+    return await run_in_threadpool(_verify, ctx, _audit_path(ctx))
+
+
+def _verify(ctx: ControlContext, path: Path) -> AuditVerifyOut:
+    sources: list[str] = []
+    found: list[Checkpoint] = []
+    beside = default_checkpoint_path(path)
+    if beside.is_file():
+        found.extend(read_checkpoint_file(beside)[0])  # a torn last line is ignored
+        sources.append(str(beside))
+    found.extend(read_store_checkpoints(ctx.store.audit, "store"))
+    sources.append("store")
     try:
-        report = await run_in_threadpool(verify_log, path)
+        report = verify_log(path, anchors=checkpoint_seqs(found))
     except AuditTampered as exc:
         return AuditVerifyOut(path=str(path), intact=False, records=0, head=None, recoveries=0,
                               torn_tail=False, problem=str(exc))
+    try:
+        match = match_checkpoints(path, report, found)
+    except CheckpointMismatch as exc:
+        return AuditVerifyOut(path=str(path), intact=False, records=report.records,
+                              head=report.head, recoveries=report.recoveries,
+                              torn_tail=report.torn_tail, problem=str(exc))
+    latest = match.latest
+    anchored = AuditCheckpointsOut(
+        sources=sources, read=match.read, matched=match.matched,
+        latest_seq=latest.seq if latest else None, latest_time=latest.time if latest else None,
+        unanchored=report.records - (latest.seq if latest else 0))
     return AuditVerifyOut(path=str(path), intact=True, records=report.records, head=report.head,
-                          recoveries=report.recoveries, torn_tail=report.torn_tail)
+                          recoveries=report.recoveries, torn_tail=report.torn_tail,
+                          checkpoints=anchored)
 
 
 def _chunks(path: Path) -> Iterator[bytes]:

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from gateway.audit import AuditLog
+from gateway.audit.checkpointer import start_checkpoints
 from gateway.store import DecisionRecord
 from tests.gateway.control.conftest import Stack
 from tests.gateway.control.test_access import assert_problem
@@ -95,3 +97,52 @@ def test_audit_log_verify_export_and_tamper(stack: Stack) -> None:
     finally:
         stack.audit_log.write_bytes(original)
     assert officer.get("/api/audit/log/verify").json()["intact"] is True
+
+
+def _anchor(stack: Stack, *, file: bool, store: bool) -> None:
+    """Append to the stack's audit log and checkpoint its tip the way a gateway does."""
+    log = AuditLog.open(stack.audit_log, sync="group")
+    checkpointer = start_checkpoints(
+        log, file=None if file else stack.audit_log.with_name("elsewhere.checkpoints"),
+        store_audit=stack.store.audit if store else None, interval=3600)
+    log.append_sync("request", {"path": "/zones/open/anchored"})
+    checkpointer.close()  # the final checkpoint sees the last request
+    log.close()
+
+
+@pytest.mark.parametrize("where", ["file", "store"])
+def test_audit_log_verify_detects_a_cut_tail_from_checkpoints(stack: Stack, where: str) -> None:
+    officer = stack.client("officer")
+    beside = stack.audit_log.with_name(stack.audit_log.name + ".checkpoints")
+    _anchor(stack, file=where == "file", store=where == "store")
+    anchored_log = stack.audit_log.read_bytes()  # what the checkpoints vouch for
+    try:
+        whole = officer.get("/api/audit/log/verify").json()
+        anchored = whole["checkpoints"]
+        assert whole["intact"] is True and anchored["matched"] >= 1
+        assert anchored["latest_seq"] == whole["records"] - 1  # the shutdown record follows
+        assert anchored["unanchored"] == 1
+        assert (str(beside) in anchored["sources"]) is (where == "file")
+        # the last two records (the anchored request and the shutdown) deleted: the chain
+        # itself is still intact, only the checkpoint can tell
+        lines = stack.audit_log.read_bytes().splitlines(keepends=True)
+        stack.audit_log.write_bytes(b"".join(lines[:-2]))
+        cut = officer.get("/api/audit/log/verify").json()
+        assert cut["intact"] is False and cut["records"] == whole["records"] - 2
+        assert "were deleted" in cut["problem"]
+    finally:
+        # the store's checkpoints stay (its change audit is append-only): leave the log
+        # as they saw it, so later tests find it intact
+        stack.audit_log.write_bytes(anchored_log)
+        beside.unlink(missing_ok=True)
+    assert officer.get("/api/audit/log/verify").json()["intact"] is True
+
+
+def test_audit_log_verify_refuses_an_unreadable_checkpoint_file(stack: Stack) -> None:
+    beside = stack.audit_log.with_name(stack.audit_log.name + ".checkpoints")
+    beside.write_bytes(b"{not a checkpoint}\n")
+    try:
+        assert_problem(stack.client("officer").get("/api/audit/log/verify"), 503,
+                       "audit-unreadable")
+    finally:
+        beside.unlink()
