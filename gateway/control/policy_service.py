@@ -68,7 +68,13 @@ from gateway.pdp.port import Decision, JSONObject, PDPError, PDPUnavailable, Pol
 from gateway.pdp.replay import read_log, replay
 from gateway.pdp.source import PolicySource, source_from_files
 from gateway.pdp.testing import run_tests
-from gateway.store import DecisionRecord, PolicyActivationRecord, PolicyRevisionRecord, Store
+from gateway.store import (
+    DecisionRecord,
+    PolicyActivationRecord,
+    PolicyRevisionRecord,
+    Store,
+    StoreError,
+)
 
 log = logging.getLogger("zonegate.control.policies")
 T = TypeVar("T")
@@ -484,6 +490,38 @@ class PolicyService:
                 self._shadow = None
         log.warning("policy shadow cleared by %s", actor)
         return self.shadow()
+
+    def restore_shadow(self) -> str | None:
+        """Take up the shadow candidate the change audit says is set; its revision or None.
+
+        The shadow lives in memory, so a restarted control plane would silently stop
+        comparing. At start-up the latest ``policy.shadow-set`` or ``policy.shadow-clear``
+        decides: a set one is restored with who set it and when, and the shadow sweep
+        rebuilds its disagreements from the decisions indexed since then. A candidate
+        whose revision is gone or cannot be read is not restored, and the log says why.
+        """
+        sets = self.store.audit.list(action="policy.shadow-set", limit=1).items
+        if not sets:
+            return None
+        clears = self.store.audit.list(action="policy.shadow-clear", limit=1).items
+        row = sets[0]
+        if clears and clears[0].id > row.id:
+            return None
+        revision = row.target.removeprefix("policy:")
+        try:
+            if not self.store.policies.get(revision).tests_passed:
+                raise NotReady("policy-rejected", f"revision {revision!r} failed its checks")
+            self.source(revision)
+        except (StoreError, PolicyServiceError, PDPError) as exc:
+            log.error("policy shadow %s (set by %s at %s) not restored: %s", revision,
+                      row.actor, row.at.isoformat(), exc)
+            return None
+        with self._changes, self._lock:
+            if self._shadow is None:
+                self._shadow = (revision, row.actor, row.at)
+        log.warning("policy shadow %s restored (set by %s at %s)", revision, row.actor,
+                    row.at.isoformat())
+        return revision
 
     def shadow_candidate(self) -> tuple[str, datetime] | None:
         """(revision, set_at) of the shadow, without reading the store; None: no shadow."""

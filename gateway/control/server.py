@@ -45,7 +45,7 @@ from gateway.control.routes.policies import shadow_sweep_of
 from gateway.errors import ConfigError
 from gateway.identity import build_authenticator
 from gateway.pdp.port import BundleError
-from gateway.store import Store
+from gateway.store import Store, StoreError
 from pki.passphrase import resolve_passphrase
 
 log = logging.getLogger("zonegate.control")
@@ -211,6 +211,10 @@ async def serve_control(config: GatewayConfig, *, audit_log: Path | None = None,
             )
             listener = sock if sock is not None else bind(config.listen.control)
             sweep = shadow_sweep_of(app)  # live shadow mode over the decision index
+            try:  # a shadow set before a restart is compared again
+                await asyncio.to_thread(sweep.service.restore_shadow)
+            except StoreError as exc:
+                log.error("cannot read whether a policy shadow was set: %s", exc)
             sweep.start()
             server = _Server(uvicorn.Config(
                 app, http=ClientCertificateH11, lifespan="off", log_config=None,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import tarfile
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -159,3 +160,37 @@ def test_multipart_upload(officer: httpx.Client) -> None:
     stored = officer.get("/api/policies/multi-1").json()
     assert json.dumps(stored["test_results"]["files"]) == json.dumps(
         ["authz.rego", "authz_test.rego", "data/zones.json"])
+
+
+def test_a_restarted_control_plane_keeps_comparing_the_shadow(tmp_path: Path) -> None:
+    from tests.gateway.control.conftest import running_stack, sqlite_store
+
+    with sqlite_store(tmp_path) as store:
+        with running_stack(tmp_path, store, backend="sqlite", with_tls=False,
+                           with_ca=False) as first:
+            c = first.client("officer")
+            assert upload(c, "r-v1", files()).status_code == 201
+            assert upload(c, "r-v2", files(("open", "transport")),
+                          activate=False).status_code == 201
+            assert c.put("/api/policies/shadow", json={"revision": "r-v2"}).status_code == 200
+        store.decisions.record(DecisionRecord(  # made while the control plane was down
+            decision_id="r-d1", time=datetime.now(UTC), subject="alice", device=None,
+            zone="transport", method="GET", path="/zones/transport/x", allow=False,
+            reasons=("zone-not-permitted",), input=request("transport")))
+        with running_stack(tmp_path, store, backend="sqlite", with_tls=False,
+                           with_ca=False) as second:
+            c = second.client("officer")
+            state = c.get("/api/policies/shadow").json()
+            assert (state["revision"], state["set_by"]) == ("r-v2", "officer")
+            # the sweep compares a decision once it has settled (2 s): poll, bounded
+            deadline = time.monotonic() + 30
+            while not state["disagreements"] and time.monotonic() < deadline:
+                time.sleep(0.1)
+                state = c.get("/api/policies/shadow").json()
+            assert [(d["decision_id"], d["kind"]) for d in state["disagreements"]] == [
+                ("r-d1", "deny->allow")]
+            assert c.delete("/api/policies/shadow").status_code == 200
+        with running_stack(tmp_path, store, backend="sqlite", with_tls=False,
+                           with_ca=False) as third:
+            assert third.client("officer").get("/api/policies/shadow").json()["revision"] \
+                is None

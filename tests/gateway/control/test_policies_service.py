@@ -376,3 +376,40 @@ def test_replay_lists_what_would_change(service: PolicyService) -> None:
     assert service.replay("v2", limit=1).total == 1  # only the newest decision
     with pytest.raises(NotReady, match="limit"):
         service.replay("v2", limit=0)
+
+
+def _restarted(service: PolicyService) -> PolicyService:
+    """A second control plane over the same store, as after a restart."""
+    again = PolicyService(service.store, decision_log=service.decision_log,
+                          zone_prefixes=service.zone_prefixes)
+    return again
+
+
+def test_a_restart_keeps_the_shadow_until_it_is_cleared(service: PolicyService) -> None:
+    service.upload_files(files(), "officer", revision="v1")
+    service.upload_files(files(("open", "transport")), "officer", revision="v2", activate=False)
+    assert _restarted(service).restore_shadow() is None  # never set
+    before = service.set_shadow("v2", "officer")
+    again = _restarted(service)
+    assert again.restore_shadow() == "v2"
+    state = again.shadow()
+    assert (state.revision, state.set_by) == ("v2", "officer")
+    assert state.set_at is not None and before.set_at is not None
+    assert abs((state.set_at - before.set_at).total_seconds()) < 5  # when it was set
+    seen = again.shadow_compare(request("transport"))
+    assert seen is not None and seen.kind == "deny->allow"  # and it compares again
+    again.clear_shadow("officer")
+    assert _restarted(service).restore_shadow() is None  # the clear is the latest word
+    service.set_shadow("v2", "officer2")
+    assert _restarted(service).shadow_candidate() is None  # restore is explicit
+    third = _restarted(service)
+    assert third.restore_shadow() == "v2" and third.shadow().set_by == "officer2"
+
+
+def test_a_shadow_whose_revision_cannot_be_read_is_not_restored(
+        service: PolicyService, caplog: pytest.LogCaptureFixture) -> None:
+    service.upload_files(files(), "officer", revision="v1")
+    service.store.audit.record("officer", "policy.shadow-set", "policy:gone", {})
+    with caplog.at_level("ERROR", "zonegate"):
+        assert _restarted(service).restore_shadow() is None
+    assert "policy shadow gone (set by officer" in caplog.text and "not restored" in caplog.text
