@@ -7,7 +7,8 @@ in; an order or None out); `apply` makes the store calls:
 
 1. the device is added to the inventory if it is missing (a `DeviceObservation` from the
    alert's `device.id`, `source.mac` and `source.ip`, by the ingesting principal);
-2. unless it is already quarantined, it is quarantined with reason
+2. unless it is already quarantined, or an officer has marked it `trusted` (the monitor's
+   own response never quarantines a trusted device either), it is quarantined with reason
    ``"<rule.id>: <message>"`` until now + `duration_seconds`, by
    ``auto-quarantine:<principal>``;
 3. the outcome is audited as `alert.auto-quarantine` on ``alert:<id>``.
@@ -160,21 +161,25 @@ def apply(store: Store, ordered: Iterable[QuarantineOrder], *, principal: str,
             continue
         device_id = order.device.id
         try:
-            store.devices.get(device_id)
+            trusted = store.devices.get(device_id).trust == "trusted"
             created = False
         except NotFound:
             _record, created = store.devices.upsert(order.device, by=principal)
+            trusted = False
         # not released and not expired: one this very request started (its `since` is the
         # store's clock, a moment after `now`) counts too
         active = [q for q in store.quarantines.history(device_id)
                   if q.released_at is None and (q.until is None or q.until > now)]
-        quarantine = None if active else store.quarantine(device_id, order.reason, by,
-                                                          until=order.until)
+        # an officer's `trusted` verdict exempts the device from automatic quarantine, as
+        # the monitor's own response does; only an officer quarantines it then
+        quarantine = None if active or trusted else store.quarantine(
+            device_id, order.reason, by, until=order.until)
         store.audit.record(by, ACTION, f"alert:{order.alert_id}", {
             "device_id": device_id, "rule_id": order.rule_id, "severity": order.severity,
             "device_created": created,
             "quarantine_id": None if quarantine is None else quarantine.id,
             "already_quarantined": [q.id for q in active],
+            "skipped": "trusted" if trusted and not active else None,
         })
         if quarantine is not None:
             done.append(AutoQuarantined(

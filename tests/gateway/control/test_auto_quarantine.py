@@ -208,6 +208,25 @@ def test_the_same_alert_twice_is_one_quarantine_even_after_a_release(aq: Stack) 
     assert marker.details["already_quarantined"] == [history[-1].id]
 
 
+def test_a_device_an_officer_trusts_is_not_quarantined_automatically(aq: Stack) -> None:
+    monitor, officer = _monitor(aq), aq.client("officer")
+    first = severe("aq-trust-0", device="pump-7", mac="02:00:00:00:00:79", ip="10.0.0.79")
+    assert len(monitor.post("/api/alerts", json=first).json()["quarantined"]) == 1
+    assert officer.post("/api/devices/pump-7/release").status_code == 200
+    assert officer.put("/api/devices/pump-7/trust", json={"trust": "trusted"}).status_code == 200
+    doc = severe("aq-trust-1", device="pump-7", mac="02:00:00:00:00:79", ip="10.0.0.79")
+    posted = monitor.post("/api/alerts", json=doc)
+    assert (posted.status_code, posted.json()["quarantined"]) == (201, [])
+    assert [q.released_at is None for q in aq.store.quarantines.history("pump-7")] == [False]
+    [marker] = aq.store.audit.list(target="alert:aq-trust-1", action=ACTION).items
+    assert (marker.details["skipped"], marker.details["quarantine_id"]) == ("trusted", None)
+    assert aq.store.alerts.get("aq-trust-1").rule_id  # the alert itself is kept
+    # the verdict withdrawn, the next severe alert quarantines it again
+    assert officer.put("/api/devices/pump-7/trust", json={"trust": "unknown"}).status_code == 200
+    again = severe("aq-trust-2", device="pump-7", mac="02:00:00:00:00:79", ip="10.0.0.79")
+    assert len(monitor.post("/api/alerts", json=again).json()["quarantined"]) == 1
+
+
 def test_a_batch_quarantines_each_device_once(aq: Stack) -> None:
     docs = [
         severe("aq-b1", device="cam-b", mac="02:00:00:00:00:0b", ip="10.0.0.111"),
