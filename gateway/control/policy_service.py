@@ -46,12 +46,10 @@ from gateway.control.errors import PolicyServiceError as PolicyServiceError
 from gateway.control.errors import UploadRefused as UploadRefused
 from gateway.control.errors import UploadTooLarge as UploadTooLarge
 from gateway.control.policy_upload import (
-    MAX_NESTING_COST,
     check_manifest,
     check_name,
     check_unicode,
     gunzip_bounded,
-    nesting_cost,
 )
 from gateway.pdp.bundle import (
     SIGNATURES,
@@ -64,6 +62,7 @@ from gateway.pdp.bundle import (
 )
 from gateway.pdp.embedded import DEFAULT_DECISION, CompiledPolicy, decision_from_raw
 from gateway.pdp.lint import check_source
+from gateway.pdp.nesting import PolicyTooNested
 from gateway.pdp.port import Decision, JSONObject, PDPError, PDPUnavailable, PolicyLoadError
 from gateway.pdp.replay import read_log, replay
 from gateway.pdp.source import PolicySource, source_from_files
@@ -284,15 +283,12 @@ class PolicyService:
                                 f"revision {revision!r} must be 1-128 of [A-Za-z0-9._:+-]")
         try:
             source = source_from_files("upload", files, layout=layout)
+        except PolicyTooNested as exc:
+            raise UploadRefused("too-deeply-nested", str(exc)) from None
         except PolicyLoadError as exc:
             raise UploadRefused("unreadable-policy", str(exc)) from None
         check_manifest(source.manifest)
         check_unicode(source)
-        cost = sum(nesting_cost(text) for _, text in source.modules)
-        if cost > MAX_NESTING_COST:
-            raise UploadRefused("too-deeply-nested", f"the Rego nests its literals too deeply "
-                                f"to parse in bounded time (cost {cost}, at most "
-                                f"{MAX_NESTING_COST}); flatten them or move them to data")
         name = revision or source.revision
         if not _REVISION.match(name):
             raise UploadRefused("bad-revision", f"the manifest revision {name!r} must be "

@@ -10,9 +10,9 @@ tests/gateway/control/test_policies_fuzz.py):
   1000:1, so the 4 MB archive limit was a 4 GB memory limit.
 * `check_name`: names are plain, relative, UTF-8 policy paths. A tar member name that is
   not UTF-8 arrives as a lone surrogate and failed, as a 500, wherever it was encoded.
-* `nesting_cost`: regorus parses nested collection literals in time exponential in their
-  depth (``x := [[[[...]]]]`` 16 deep takes 3 s, 20 deep minutes), so a 60-byte module
-  could hold a control-plane thread for hours. The estimate below bounds that time.
+* nesting: regorus parses nested collection literals in time exponential in their depth,
+  so a 60-byte module could hold a control-plane thread for hours; `gateway.pdp.nesting`
+  bounds that for every reader of policy, uploads included (`too-deeply-nested`).
 * `check_manifest`: OPA refuses a bundle whose ``.manifest`` holds a non-string
   ``revision`` or non-list ``roots``; such a bundle must not be activated and published.
 * `check_unicode`: a JSON escape such as ``"\\ud800"`` parses to a lone surrogate, which
@@ -30,10 +30,6 @@ from gateway.pdp.port import BundleError, BundleTooLarge, JSONObject
 from gateway.pdp.source import PolicySource
 
 MAX_NAME = 256
-# regorus parse time grows 2-2.3x per level of nested [ or {: 2**18 estimated units (see
-# `nesting_cost`) is about 1 s of parsing for ordinary Rego and 10 s for the worst shape;
-# the shipped policies/ come to 5,568
-MAX_NESTING_COST = 1 << 18
 
 
 def gunzip_bounded(archive: bytes, limit: int) -> bytes:
@@ -66,69 +62,6 @@ def check_name(name: str) -> None:
     if name != ".manifest" and PurePosixPath(name).suffix not in (".rego", ".json"):
         raise UploadRefused("bad-file-name", f"{name}: only .rego, .json and .manifest files "
                             "belong in a policy")
-
-
-def nesting_cost(text: str) -> int:
-    """An upper estimate of regorus's work parsing the nested literals of `text`.
-
-    A ``[`` or ``{`` literal costs twice the sum of what it holds, plus two (measured: one
-    level deeper doubles the time, siblings add); parentheses pass on what they hold; a
-    rule body (``{`` after ``if``, ``else`` or a term) starts afresh, as do strings and
-    comments, which are skipped.
-    """
-    total = 0
-    stack: list[list[int]] = []  # [kind (0 literal, 1 parenthesis, 2 body), cost held]
-    i, n = 0, len(text)
-    last = ""  # the previous token's last character, or the previous word
-    while i < n:
-        c = text[i]
-        if c.isspace():
-            i += 1
-            continue
-        if c == "#":
-            end = text.find("\n", i)
-            i = n if end < 0 else end
-            continue
-        if c in "\"`":
-            end = _string_end(text, i)
-            i, last = end, '"'
-            continue
-        if c.isalnum() or c == "_":
-            start = i
-            while i < n and (text[i].isalnum() or text[i] == "_"):
-                i += 1
-            last = text[start:i]
-            continue
-        if c in "[{(":
-            body = c == "{" and (last in _BODY_AFTER or (
-                last not in _TERM_BEFORE and (last[-1:] in _TERM_END or last[-1:].isalnum())))
-            stack.append([2 if body else 1 if c == "(" else 0, 0])
-        elif c in "]})" and stack:
-            kind, held = stack.pop()
-            node = 2 * (1 + held) if kind == 0 else held
-            if stack and stack[-1][0] != 2 and kind != 2:
-                stack[-1][1] += node
-            else:
-                total += node
-        last = c
-        i += 1
-    return total + sum(held for _, held in stack)
-
-
-_BODY_AFTER = frozenset({"if", "else"})
-_TERM_BEFORE = frozenset({"in", "contains", "not", "some", "every", "with", "as", "default",
-                          "package", "import", "or"})
-_TERM_END = frozenset({"]", ")", "}", '"'})
-
-
-def _string_end(text: str, i: int) -> int:
-    if text[i] == "`":
-        end = text.find("`", i + 1)
-        return len(text) if end < 0 else end + 1
-    i += 1
-    while i < len(text) and text[i] not in '"\n':
-        i += 2 if text[i] == "\\" else 1
-    return i + 1
 
 
 def check_manifest(manifest: JSONObject) -> None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from gateway.pdp.nesting import check_nesting
 from gateway.pdp.port import JSONObject, JSONValue, PolicyLoadError
 
 DATA_MOUNT = "zonegate"
@@ -111,6 +112,7 @@ def source_from_files(
                 _insert(data, mount, _json(raw, where), where)
     if not modules:
         raise PolicyLoadError(f"{origin}: no .rego files found")
+    check_nesting(origin, modules)  # before any parser: regorus would take hours
     revision = manifest.get("revision")
     if not isinstance(revision, str) or not revision:
         revision = "sha256:" + _content_hash(files)[:16]

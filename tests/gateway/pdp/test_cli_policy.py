@@ -269,3 +269,11 @@ def test_eval_says_how_the_gateway_enforces_the_result(tmp_path: Path) -> None:
     assert malformed.returncode == 0, malformed.stderr
     assert json.loads(malformed.stdout)["allow"] == "yes"  # the raw result, as written
     assert malformed.stderr.strip() == "gateway: deny (policy-malformed)"
+
+
+@pytest.mark.parametrize("command", ["check", "test"])
+def test_deeply_nested_rego_is_an_error_not_a_hang(tmp_path: Path, command: str) -> None:
+    # regorus parses this 22-deep literal for hours; the bound refuses it before parsing
+    (tmp_path / "deep.rego").write_text(
+        "package deep\n\nx := " + "[" * 22 + "1" + "]" * 22 + "\n", encoding="utf-8")
+    _one_line_error(zonegate_process(command, str(tmp_path)), "too deeply")
