@@ -67,7 +67,11 @@ async def test_good_change_is_activated(policy_dir: Path, registry: CollectorReg
      '"method-not-permitted" if {\n\tcount(_grants) > 100', "policy test(s) failed"),
     ("data/zones.json", '"level": "L4"', '"level": L4', "invalid JSON"),
     ("authz.rego", "decision := {", "decisions := {", "no rule data.zonegate.authz.decision"),
-], ids=["syntax", "unknown-builtin", "failing-tests", "bad-data", "entrypoint-removed"])
+    # regorus would parse this for hours, holding the reloader's thread
+    ("authz.rego", "default allow := false",
+     "default allow := false\n\n_deep := " + "[" * 22 + "1" + "]" * 22, "too deeply"),
+], ids=["syntax", "unknown-builtin", "failing-tests", "bad-data", "entrypoint-removed",
+        "nested-literals"])
 async def test_broken_change_never_replaces_the_policy(
         policy_dir: Path, registry: CollectorRegistry, file: str, old: str, new: str,
         why: str) -> None:
