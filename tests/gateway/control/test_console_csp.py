@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 import uvicorn
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -181,7 +182,9 @@ def _sign_in(driver: WebDriver, site: ConsoleSite, endpoint: str) -> str:
         feedback = d.find_elements(By.CSS_SELECTOR, "#signin-feedback")
         return feedback[0].text if feedback and feedback[0].text else False
 
-    result: str = wait.until(outcome)
+    # signing in replaces the form: an element found a moment before can go stale
+    result: str = WebDriverWait(driver, WAIT_S, poll_frequency=0.05, ignored_exceptions=(
+        StaleElementReferenceException,)).until(outcome)
     return result
 
 
