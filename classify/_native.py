@@ -53,7 +53,7 @@ def _why_not_native(folder: Path) -> str | None:
     try:
         recorded = json.loads((folder / SOURCES_FILE.name).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return f"{SOURCES_FILE.name} unreadable (run `make native`)"
+        recorded = None
     if not isinstance(recorded, dict):
         return f"{SOURCES_FILE.name} unreadable (run `make native`)"
     stale = [name for name in COMPILED if recorded.get(name) != _digest(folder / f"{name}.py")]

@@ -77,10 +77,10 @@ class _Pending:
     future: concurrent.futures.Future[int] | asyncio.Future[int]
 
 
-Outcome = tuple[asyncio.Future[int], int | BaseException]
+_Outcome = tuple[asyncio.Future[int], int | BaseException]
 
 
-def _settle(outcomes: list[Outcome]) -> None:
+def _settle(outcomes: list[_Outcome]) -> None:
     """On the waiters' event loop: complete a batch's futures (cancelled ones stay so)."""
     for future, outcome in outcomes:
         if future.done():  # its caller was cancelled; the record is written all the same
@@ -280,7 +280,7 @@ class AuditLog:
 
     def _resolve(self, outcomes: list[tuple[_Pending, int | BaseException]]) -> None:
         """Complete each caller's future; coroutines get one wake-up per loop per batch."""
-        by_loop: dict[asyncio.AbstractEventLoop, list[Outcome]] = {}
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
         for pending, outcome in outcomes:
             future = pending.future
             if isinstance(future, asyncio.Future):
@@ -299,15 +299,14 @@ class AuditLog:
             self._resolve([(pending, self._failed) for pending in batch])
             return
         lines: list[bytes] = []
-        done: list[tuple[_Pending, int | BaseException]] = []
-        refused: list[tuple[_Pending, int | BaseException]] = []
+        outcomes: list[tuple[_Pending, int | BaseException]] = []  # in the batch's order
         seq, head = self._seq, self._head
         first = self._chain
         for pending in batch:
             try:
                 line, head_next = seal(seq + 1, _now(), pending.kind, head, pending.event)
             except (TypeError, ValueError) as exc:
-                refused.append((pending, AuditWriteError(
+                outcomes.append((pending, AuditWriteError(
                     f"audit event is not JSON-serialisable: {exc}")))
                 continue
             seq += 1
@@ -315,7 +314,7 @@ class AuditLog:
             if seq == 1:
                 first = head
             lines.append(line)
-            done.append((pending, seq))
+            outcomes.append((pending, seq))
         try:
             if self._sync == "always":
                 for line in lines:
@@ -327,7 +326,9 @@ class AuditLog:
                     os.fsync(self._fd)
         except OSError as exc:
             self._failed = AuditWriteError(f"{self.path}: audit write failed: {exc.strerror}")
-            self._resolve(refused + [(pending, self._failed) for pending, _ in done])
+            failed = self._failed
+            self._resolve([(pending, outcome if isinstance(outcome, BaseException) else failed)
+                           for pending, outcome in outcomes])
             return
         self._chain = first  # set before the tip moves: a reader of tip.seq >= 1 sees it
         self._seq, self._head = seq, head
@@ -336,7 +337,7 @@ class AuditLog:
             self._unsynced.set()
         else:
             self._durable = self._written
-        self._resolve(refused + done)
+        self._resolve(outcomes)
 
 
 def _write_all(fd: int, data: bytes) -> None:
