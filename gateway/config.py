@@ -68,6 +68,15 @@ def _check_networks(value: tuple[str, ...]) -> tuple[str, ...]:
 Networks = Annotated[tuple[str, ...], AfterValidator(_check_networks)]
 
 
+def _check_http_url(value: str) -> str:
+    if not re.match(r"^https?://[^/\s]+", value):
+        raise ValueError(f"must be an http:// or https:// URL, got {value!r}")
+    return value
+
+
+HttpURL = Annotated[str, AfterValidator(_check_http_url)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -85,6 +94,11 @@ class TLSConfig(_Strict):
     crl: Path | None = None
     # how often the running gateway looks for a new CRL file (gateway/ingress/crl_watch.py)
     crl_refresh_seconds: Annotated[float, Field(ge=0.5, le=3600)] = 5.0
+    # the CA's CRL over HTTP(S), e.g. the control plane's /crl.pem, polled while running
+    # (gateway/ingress/crl_fetch.py); its signature is checked, not the transport
+    crl_url: HttpURL | None = None
+    crl_url_ca: Path | None = None  # verifies an https crl_url's server; default client_ca
+    crl_fetch_seconds: Annotated[float, Field(ge=1, le=86400)] = 30.0
     trusted_xfcc_from: Networks = ()
 
     @field_validator("client_cert", mode="before")
@@ -97,6 +111,10 @@ class TLSConfig(_Strict):
     def _client_ca_needed(self) -> TLSConfig:
         if self.client_cert != "off" and self.client_ca is None:
             raise ValueError("client_cert is not 'off', so client_ca is required")
+        if self.crl_url is not None and self.client_cert == "off" \
+                and not self.trusted_xfcc_from:
+            raise ValueError("crl_url is set but no client certificate is verified "
+                             "(client_cert is 'off' and trusted_xfcc_from is empty)")
         return self
 
 
@@ -326,7 +344,7 @@ class EgressConfig(_Strict):
     quarantine_file: Path | None = None
     max_body_bytes: int = Field(default=1 << 20, ge=1024, le=64 << 20)
     dlp: Literal["block", "mask"] = "block"  # outbound bodies above the class ceiling
-    alerts_url: str | None = None  # control plane alert intake (POST, contract 5)
+    alerts_url: HttpURL | None = None  # control plane alert intake (POST, contract 5)
     alerts_spool: Path = Path("egress-alerts.spool")
     alerts_out: Path | None = None  # NDJSON copy of every alert
     # the control plane admits the proxy by a client certificate whose SPIFFE ID is in its
@@ -335,13 +353,6 @@ class EgressConfig(_Strict):
     alerts_key: Path | None = None
     alerts_ca: Path | None = None
     alerts_token_file: Path | None = None
-
-    @field_validator("alerts_url")
-    @classmethod
-    def _alerts_url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError(f"must be an http:// or https:// URL, got {value!r}")
-        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> EgressConfig:
@@ -378,7 +389,7 @@ Segments = Annotated[dict[str, tuple[str, ...]], AfterValidator(_check_segments)
 class ZoneConfig(_Strict):
     name: str
     prefix: str
-    upstream: str
+    upstream: HttpURL
     level: Level
     dlp: Literal["mask", "block"] = "mask"  # over-ceiling responses: masked or refused
     forward_authorization: bool = False  # the upstream sees the client's Authorization
@@ -395,13 +406,6 @@ class ZoneConfig(_Strict):
     def _prefix(cls, value: str) -> str:
         if not (value.startswith("/") and value.endswith("/")):
             raise ValueError(f"must start and end with '/', got {value!r}")
-        return value
-
-    @field_validator("upstream")
-    @classmethod
-    def _upstream(cls, value: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError(f"must be an http:// or https:// URL, got {value!r}")
         return value
 
 
@@ -543,7 +547,7 @@ def resolve_paths(config: GatewayConfig, base: Path) -> GatewayConfig:
     updates["control"] = config.control.model_copy(
         update={name: fix(getattr(config.control, name)) for name in control_files})
     if config.tls is not None:
-        files = ("cert", "key", "client_ca", "crl")
+        files = ("cert", "key", "client_ca", "crl", "crl_url_ca")
         updates["tls"] = config.tls.model_copy(
             update={name: fix(getattr(config.tls, name)) for name in files}
         )

@@ -56,10 +56,15 @@ class GatewayMetrics:
         self.policy_ready = Gauge("zonegate_policy_ready", "1 when a policy is active.",
                                   registry=r)
         self.crl_reloads = Counter("zonegate_crl_reloads",
-                                   "CRL files re-read while running, by check and result.",
+                                   "CRLs re-read (handshake, verifier) or fetched (fetch) "
+                                   "while running, by result.",
                                    ["check", "result"], registry=r)
         self.crl_last_reload = Gauge("zonegate_crl_last_reload_timestamp_seconds",
                                      "When a changed CRL was last loaded.", registry=r)
+        self.crl_next_update = Gauge(
+            "zonegate_crl_next_update_timestamp_seconds",
+            "The nextUpdate of the CRL in force: past it, client certificates are refused.",
+            registry=r)
         self.internal_errors = Counter("zonegate_internal_errors",
                                        "Requests answered 500 by the catch-all.", registry=r)
         # reason: queue-full | store-unavailable | invalid | closed (gateway/ingress/

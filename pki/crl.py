@@ -12,9 +12,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from pki.errors import CRLError
 from pki.pem import MAX_INPUT
 
-__all__ = ["RevokedSerial", "build_crl", "load_crl", "signing_ca"]
+__all__ = ["MAX_CRL_BYTES", "RevokedSerial", "build_crl", "load_crl", "signing_ca"]
 
 RevokedSerial = tuple[int, datetime, x509.ReasonFlags]
+# a CRL listing every certificate a city issues stays far below this
+MAX_CRL_BYTES = MAX_INPUT * 16
 
 
 def build_crl(
@@ -50,8 +52,8 @@ def build_crl(
 
 def load_crl(data: bytes, source: str) -> x509.CertificateRevocationList:
     """A PEM or DER CRL; raises CRLError naming `source`."""
-    if len(data) > MAX_INPUT * 16:
-        raise CRLError(f"{source}: larger than {MAX_INPUT * 16} bytes")
+    if len(data) > MAX_CRL_BYTES:
+        raise CRLError(f"{source}: larger than {MAX_CRL_BYTES} bytes")
     try:
         if b"-----BEGIN" in data:
             return x509.load_pem_x509_crl(data)

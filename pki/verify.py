@@ -7,9 +7,9 @@ cheap, specific checks so that each rejection names its own reason (`Verificatio
 subclasses with stable `code`s); the path builder then has the last word, so a check we
 forgot still cannot let a certificate through.
 
-State (trust anchors, intermediates, verified CRLs) is one immutable object; `reload_crl`
-builds a new one and swaps the reference, so a verification in flight never sees a half
-update.
+State (trust anchors, intermediates, verified CRLs) is one immutable object;
+`reload_crl` and `install_crl` build a new one and swap the reference, so a verification
+in flight never sees a half update.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
 from cryptography.x509 import verification
 
 from pki.crl import load_crl, signing_ca
@@ -34,6 +35,7 @@ from pki.errors import (
     CertificateExpired,
     CertificateNotYetValid,
     CertificateRevoked,
+    CRLError,
     CRLStale,
     CRLUnavailable,
     InvalidArgument,
@@ -55,6 +57,18 @@ __all__ = ["CertificateVerifier", "VerifiedIdentity"]
 
 # root -> intermediate -> leaf; a longer chain is never ours.
 _MAX_CHAIN_DEPTH = 2
+_SHA256 = hashes.SHA256()
+
+
+def _crl_number(crl: x509.CertificateRevocationList) -> int:
+    try:
+        return crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+    except x509.ExtensionNotFound:
+        return -1
+
+
+def _crl_order(crl: x509.CertificateRevocationList) -> tuple[datetime, int]:
+    return crl.last_update_utc, _crl_number(crl)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,15 +156,43 @@ class CertificateVerifier:
     def reload_crl(self, crl_path: Path | None = None) -> None:
         """Re-read the CRL file (default: the one given at construction) and swap it in.
 
-        On any error the previous CRL stays in force and the error is raised.
+        On any error the previous CRL stays in force and the error is raised; a CRL older
+        than the one in force is such an error (`install_crl`).
         """
         path = crl_path or self.crl_path
         if path is None:
             raise InvalidArgument("this verifier was built without a CRL file to reload")
-        crl = load_crl(read_bytes(path, "CRL"), str(path))
-        state = self._state
-        self._state = self._build(state.roots, state.intermediates, (crl,))
+        self.install_crl(load_crl(read_bytes(path, "CRL"), str(path)), str(path))
         self.crl_path = path
+
+    def install_crl(self, crl: x509.CertificateRevocationList, source: str) -> bool:
+        """Put `crl` in force in place of the CRLs held now; False when it already is.
+
+        It must be signed by one of our CAs and must not be older (`lastUpdate`, then CRL
+        number) than the CRL in force for its issuer: a revocation, once seen, is never
+        undone by replaying an earlier CRL (CRLError, and the CRL in force stays).
+        """
+        state = self._state
+        new = self._build(state.roots, state.intermediates, (crl,))
+        (issuer,) = new.crls
+        current = state.crls.get(issuer)
+        if current is not None:
+            if current.fingerprint(_SHA256) == crl.fingerprint(_SHA256):
+                return False
+            if _crl_order(crl) < _crl_order(current):
+                raise CRLError(
+                    f"{source}: older than the CRL in force (lastUpdate "
+                    f"{crl.last_update_utc:%Y-%m-%dT%H:%M:%SZ}, number {_crl_number(crl)}; "
+                    f"in force {current.last_update_utc:%Y-%m-%dT%H:%M:%SZ}, number "
+                    f"{_crl_number(current)})")
+        self._state = new
+        return True
+
+    def crl_next_update(self) -> datetime | None:
+        """The earliest `nextUpdate` among the CRLs in force (None: no CRL, or none set)."""
+        times = [crl.next_update_utc for crl in self._state.crls.values()
+                 if crl.next_update_utc is not None]
+        return min(times, default=None)
 
     def crl_mtime(self) -> int | None:
         """The CRL file's modification time in ns (for callers that poll for changes)."""

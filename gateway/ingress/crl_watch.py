@@ -9,7 +9,8 @@ once the loaded CRL passed its next-update every client certificate was refused.
 `CRLWatch.check` stats the files and reloads what changed:
 
 * the verifier swaps its CRL with `reload_crl` (the previous one stays in force when the
-  new file does not parse or is not signed by our CA);
+  new file does not parse, is not signed by our CA, or is older than the CRL in force,
+  which may have come from `tls.crl_url`: gateway/ingress/crl_fetch.py);
 * the SSLContext gets the new CRL added with `load_verify_locations`: a running listener
   cannot swap its context, and OpenSSL picks, among the CRLs of one issuer that are
   current, the one with the latest `lastUpdate` (`get_crl_sk`), so the newest file wins.
@@ -26,6 +27,7 @@ import asyncio
 import logging
 import ssl
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -46,6 +48,17 @@ class ReloadableCRL(Protocol):
         """Re-read the CRL file and swap it in; raise on any error, keeping the old one."""
         ...
 
+    def crl_next_update(self) -> datetime | None:
+        """The earliest nextUpdate among the CRLs in force."""
+        ...
+
+
+def export_next_update(verifier: ReloadableCRL, gauge: Gauge | None) -> None:
+    """Set `gauge` (zonegate_crl_next_update_timestamp_seconds) from the CRLs in force."""
+    when = verifier.crl_next_update()
+    if gauge is not None and when is not None:
+        gauge.set(when.timestamp())
+
 
 def _mtime(path: Path) -> int | None:
     try:
@@ -58,12 +71,14 @@ class CRLWatch:
     """Reloads the handshake's and the verifier's CRL when their files change."""
 
     def __init__(self, *, context: ssl.SSLContext | None, context_crl: Path | None,
-                 verifier: ReloadableCRL | None, reloads: Counter, last_success: Gauge) -> None:
+                 verifier: ReloadableCRL | None, reloads: Counter, last_success: Gauge,
+                 next_update: Gauge | None = None) -> None:
         self._context = context
         self._context_crl = context_crl if context is not None else None
         self._verifier = verifier if verifier is not None and verifier.crl_path else None
         self._reloads = reloads
         self._last_success = last_success
+        self._next_update = next_update
         self._seen: dict[str, int | None] = {}
         for name, path in self._files():
             self._seen[name] = _mtime(path)
@@ -107,6 +122,7 @@ class CRLWatch:
         if name == "verifier":
             if self._verifier is not None:
                 self._verifier.reload_crl(path)
+                export_next_update(self._verifier, self._next_update)
             return
         load_crl(path.read_bytes(), str(path))  # parse it ourselves before OpenSSL sees it
         if self._context is not None:

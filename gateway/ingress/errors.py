@@ -4,6 +4,7 @@
     ├── RequestRejected      a request the gateway refuses before policy (400/413/431)
     │   └── AmbiguousPath    a path whose meaning depends on who decodes it (400)
     ├── DeviceTrustUnavailable  the quarantine source cannot be read (fail closed: 503)
+    ├── CRLFetchError        `tls.crl_url` gave no CRL we can put in force (the old one stays)
     └── IngressSetupError    the listener, TLS or signing key cannot be set up
 """
 
@@ -33,6 +34,10 @@ class AmbiguousPath(RequestRejected):
 
 class DeviceTrustUnavailable(IngressError):
     """The device trust source cannot answer; every request is refused until it can."""
+
+
+class CRLFetchError(IngressError):
+    """A fetch of `tls.crl_url` failed: transport, status, size, parse, signer or age."""
 
 
 class IngressSetupError(IngressError):

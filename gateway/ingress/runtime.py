@@ -13,6 +13,7 @@ import importlib
 import logging
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -36,7 +37,8 @@ from gateway.ingress.app import (
     start_listener,
     zone_table,
 )
-from gateway.ingress.crl_watch import CRLWatch
+from gateway.ingress.crl_fetch import CRLFetch
+from gateway.ingress.crl_watch import CRLWatch, export_next_update
 from gateway.ingress.decision_index import DecisionIndexWriter
 from gateway.ingress.devices import StoreDeviceSource
 from gateway.ingress.errors import IngressSetupError
@@ -83,10 +85,14 @@ async def serve_ingress(config: GatewayConfig, options: GatewayRuntimeOptions, *
         build_authenticator(config, verifier),
         on_lookup=lambda hit: (token_hits if hit else token_misses).inc())
     ssl_context = server_context(config.tls) if config.tls is not None else None
+    revocations = verifier if isinstance(verifier, CertificateVerifier) else None
     crl_watch = CRLWatch(
         context=ssl_context, context_crl=config.tls.crl if config.tls is not None else None,
-        verifier=verifier if isinstance(verifier, CertificateVerifier) else None,
-        reloads=metrics.crl_reloads, last_success=metrics.crl_last_reload)
+        verifier=revocations, reloads=metrics.crl_reloads,
+        last_success=metrics.crl_last_reload, next_update=metrics.crl_next_update)
+    crl_fetch = _crl_fetch(config, ssl_context, revocations, metrics)
+    if revocations is not None:
+        export_next_update(revocations, metrics.crl_next_update)
     policy = config.policy
     # the decision log and the decision index erase the same input fields
     log_mask = (*DEFAULT_MASK, *policy.decision_log_mask)
@@ -108,6 +114,7 @@ async def serve_ingress(config: GatewayConfig, options: GatewayRuntimeOptions, *
     gateway = None
     listener = None
     watcher: asyncio.Task[None] | None = None
+    fetcher: asyncio.Task[None] | None = None
     store = None
     trust = None
     index = None
@@ -135,6 +142,8 @@ async def serve_ingress(config: GatewayConfig, options: GatewayRuntimeOptions, *
                                 engine=pdp.engine, inspector=default_inspector(metrics),
                                 audit=audit, metrics=metrics, devices=devices,
                                 decision_index=index)
+        if crl_fetch is not None:  # revocations the mounted file may not have yet
+            await crl_fetch.check()
         host, port = _host_port(config.listen.ingress)
         listener = await start_listener(gateway, host, port, ssl_context=ssl_context,
                                         reuse_port=reuse_port)
@@ -153,13 +162,19 @@ async def serve_ingress(config: GatewayConfig, options: GatewayRuntimeOptions, *
             loop.add_signal_handler(sig, stop.set)
         if crl_watch.watching and config.tls is not None:
             watcher = asyncio.create_task(crl_watch.run(config.tls.crl_refresh_seconds, stop))
+        if crl_fetch is not None and config.tls is not None:
+            fetcher = asyncio.create_task(crl_fetch.run(config.tls.crl_fetch_seconds, stop))
         await stop.wait()
-        if watcher is not None:
-            await watcher
+        for task in (watcher, fetcher):
+            if task is not None:
+                await task
         _log.info("stopping", extra={"pid": os.getpid()})
     finally:
-        if watcher is not None and not watcher.done():
-            watcher.cancel()
+        for task in (watcher, fetcher):
+            if task is not None and not task.done():
+                task.cancel()
+        if crl_fetch is not None:
+            await crl_fetch.close()
         if listener is not None:
             await listener.stop()
         if gateway is not None:
@@ -175,6 +190,19 @@ async def serve_ingress(config: GatewayConfig, options: GatewayRuntimeOptions, *
         if store is not None:
             store.close()
         await authenticator.close()
+
+
+def _crl_fetch(config: GatewayConfig, context: ssl.SSLContext | None,
+               verifier: CertificateVerifier | None, metrics: GatewayMetrics) -> CRLFetch | None:
+    """The `tls.crl_url` poller, or None when none is configured."""
+    tls = config.tls
+    if tls is None or tls.crl_url is None:
+        return None
+    if verifier is None:
+        raise ConfigError("tls.crl_url is set but no client certificate verifier was built")
+    return CRLFetch(tls.crl_url, verifier=verifier, context=context,
+                    server_ca=tls.crl_url_ca or tls.client_ca, reloads=metrics.crl_reloads,
+                    last_success=metrics.crl_last_reload, next_update=metrics.crl_next_update)
 
 
 def freeze_startup_heap() -> int:

@@ -18,12 +18,14 @@ import sys
 import tarfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509 import verification
 
 from gateway.config import GatewayConfig, parse_config
 from gateway.identity import build_authenticator
@@ -182,6 +184,28 @@ def test_gateway_pod_starts_with_its_files(pods: dict[str, Any]) -> None:
     audit_volume = next(v for v in pod.spec["volumes"]
                         if pod.volumes[v["name"]] in config.ingress.audit_log.parents)
     assert "emptyDir" in audit_volume  # writable, unlike the config's ConfigMap
+
+
+def test_gateway_can_verify_the_control_plane_it_fetches_the_crl_from(
+        pods: dict[str, Any]) -> None:
+    gateway_pod: Pod = pods[f"{FULL}-gateway"]
+    gateway = gateway_pod.config(container_named(gateway_pod.spec, "gateway"))
+    assert gateway.tls is not None and gateway.tls.crl_url is not None
+    assert gateway.tls.crl_url_ca is not None and gateway.tls.crl_url_ca.is_file()
+    control_pod: Pod = pods[f"{FULL}-control"]
+    control = control_pod.config(container_named(control_pod.spec, "control-plane"))
+    assert control.tls is not None and control.control.ca_dir is not None
+    # what an https client with cafile=crl_url_ca checks: chain and the URL's host name
+    trusted = x509.load_pem_x509_certificates(gateway.tls.crl_url_ca.read_bytes())
+    leaf, *chain = x509.load_pem_x509_certificates(control.tls.cert.read_bytes())
+    host = urlsplit(gateway.tls.crl_url).hostname
+    assert host is not None
+    verifier = verification.PolicyBuilder().store(verification.Store(
+        [c for c in trusted if c.subject == c.issuer])).build_server_verifier(
+        x509.DNSName(host))
+    verifier.verify(leaf, [*chain, *(c for c in trusted if c.subject != c.issuer)])
+    # and the control plane serves /crl.pem from the CA directory the pod keeps
+    assert gateway.tls.crl_url.endswith("/crl.pem")
 
 
 def test_bundle_the_control_plane_signs_is_the_one_opa_accepts(pods: dict[str, Any]) -> None:

@@ -181,6 +181,32 @@ def test_no_client_ca_without_client_certificates(engine: Render) -> None:
     assert not _mounted(_gateway(manifests), "/etc/zonegate/ca/ca.pem")
 
 
+CONTROL_CA = {"controlPlane": {"ca": {"secretName": "zonegate-ca"}}}
+CONTROL_CRL = f"https://{FULL}-control.zonegate.svc:8444/crl.pem"
+
+
+@pytest.mark.parametrize(("overrides", "url"), [
+    (CONTROL_CA, CONTROL_CRL),
+    ({}, None),  # no CA in the cluster: nothing to fetch from
+    ({**CONTROL_CA, "tls": {"crl": {"fetchFromControlPlane": False}}}, None),
+    ({"tls": {"crl": {"url": "https://pki.city.example/crl.pem", "fetchSeconds": 300}}},
+     "https://pki.city.example/crl.pem"),
+    ({**CONTROL_CA, "tls": {"clientCert": "off", "clientCA": {"secretName": ""}}}, None),
+], ids=["control-plane-ca", "no-ca", "fetch-off", "explicit-url", "no-client-certs"])
+def test_gateways_fetch_the_crl_from_the_ca(engine: Render, overrides: dict[str, Any],
+                                            url: str | None) -> None:
+    manifests = engine(overrides)
+    config = config_of(manifests)
+    assert config.tls is not None
+    assert config.tls.crl_url == url
+    if url is None:
+        return
+    assert config.tls.crl_fetch_seconds == (300 if "pki.city" in url else 30)
+    # the control plane's certificate is verified as the OPA sidecar verifies it
+    assert str(config.tls.crl_url_ca) == "/etc/zonegate/tls/ca.crt"
+    assert _mounted(_gateway(manifests), str(config.tls.crl_url_ca))
+
+
 def test_monitor_posts_alerts_with_a_listed_certificate(engine: Render) -> None:
     manifests = engine(dict(WIRING)["monitor-posts-alerts"])
     config = config_of(manifests)

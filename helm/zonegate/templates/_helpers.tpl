@@ -229,6 +229,20 @@ so refuse it at install time instead.
 "true" when the listeners verify client certificates (mTLS or XFCC from a trusted proxy),
 else empty. They then need the CA directory of tls.clientCA.
 */}}
+{{/*
+Where gateways fetch the CRL while running (config tls.crl_url): tls.crl.url, else the
+control plane's public /crl.pem when it runs the CA; empty: the mounted file only.
+*/}}
+{{- define "zonegate.crlURL" -}}
+{{- $crl := .Values.tls.crl -}}
+{{- $cp := .Values.controlPlane -}}
+{{- if $crl.url -}}
+{{- $crl.url -}}
+{{- else if and $crl.fetchFromControlPlane $cp.enabled $cp.ca.secretName -}}
+{{- printf "%s/crl.pem" (include "zonegate.controlURL" .) -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "zonegate.verifiesClientCerts" -}}
 {{- $tls := .Values.tls -}}
 {{- if and $tls.enabled (or (ne $tls.clientCert "off") $tls.trustedXfccFrom) -}}true{{- end -}}
