@@ -335,6 +335,8 @@ class EgressConfig(_Strict):
     ca: EgressCA
     root: Path  # the root terminals trust; sent after the CA in the chain
     client_ca_dir: Path | None = None  # pki dir verifying terminals' client certificates
+    # how often the running proxy looks for a new crl.pem in client_ca_dir
+    crl_refresh_seconds: Annotated[float, Field(ge=0.5, le=3600)] = 5.0
     upstream_ca: Path | None = None  # PEM bundle for upstream TLS; None: the system store
     inventory: Path | None = None  # monitor inventory JSON: source IP -> device
     # where quarantines come from: the monitor's file, or the store (`store:`) that the

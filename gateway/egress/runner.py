@@ -10,6 +10,10 @@ With `device_trust: store` the quarantines come from the store, as for the ingre
 a snapshot refreshed every `trust_refresh_seconds` on the proxy's event loop; until the
 first snapshot loads every terminal is refused (503), and when the store becomes
 unreachable the last snapshot stays in force.
+
+The CRL in `client_ca_dir` is re-read when it changes (`crl_refresh_seconds`, with the
+ingress's `CRLWatch`): a new file that does not parse, is not signed by the CA or is older
+than the CRL in force is logged and the CRL in force stays.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import contextlib
 import logging
 import shutil
 import signal
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +41,9 @@ from gateway.egress.errors import EgressError
 from gateway.egress.identify import InventoryIndex, TerminalIdentifier
 from gateway.egress.interception import interception_pem, make_confdir
 from gateway.identity.mtls import CertificateAuthenticator
+from gateway.ingress.crl_watch import CRLWatch
 from gateway.ingress.devices import DeviceTrustSource, QuarantineFileSource, StoreDeviceSource
+from gateway.ingress.logs import JSONFormatter
 from gateway.pdp import build_engine
 from gateway.pdp.port import PDPError
 from gateway.store import Store, StoreError
@@ -88,24 +95,32 @@ def alert_sink(egress: EgressConfig) -> HttpSink | None:
         raise EgressError(f"egress.alerts_url: {exc}") from None
 
 
+def client_verifier(config: GatewayConfig, egress: EgressConfig) -> CertificateVerifier | None:
+    """The verifier of terminals' client certificates (None without `client_ca_dir`)."""
+    if egress.client_ca_dir is None:
+        return None
+    try:
+        return CertificateVerifier.from_ca_dir(egress.client_ca_dir, config.trust_domain)
+    except PKIError as exc:
+        raise EgressError(f"egress.client_ca_dir: {exc}") from None
+
+
 def build_guard(config: GatewayConfig, egress: EgressConfig, mode: Mode, *,
-                devices: DeviceTrustSource | None = None) -> EgressGuard:
+                devices: DeviceTrustSource | None = None,
+                verifier: CertificateVerifier | None = None) -> EgressGuard:
     """The addon with its engine, identifier, inspector and alert dispatcher.
 
-    `devices` is the quarantine source when it is not the configured file (the store).
+    `devices` is the quarantine source when it is not the configured file (the store);
+    `verifier` the client-certificate verifier when the caller keeps it (to reload its
+    CRL), else one is built from `client_ca_dir`.
     """
     policy = config.policy.model_copy(update={"decision": egress.decision})
     try:
         engine = build_engine(policy, opa_timeout_seconds=config.policy.opa_timeout_seconds)
     except PDPError as exc:
         raise EgressError(f"policy: {exc}") from None
-    certificates = None
-    if egress.client_ca_dir is not None:
-        try:
-            verifier = CertificateVerifier.from_ca_dir(egress.client_ca_dir, config.trust_domain)
-        except PKIError as exc:
-            raise EgressError(f"egress.client_ca_dir: {exc}") from None
-        certificates = CertificateAuthenticator(verifier)
+    verifier = verifier or client_verifier(config, egress)
+    certificates = CertificateAuthenticator(verifier) if verifier is not None else None
     quarantine: DeviceTrustSource | None = devices
     if quarantine is None and egress.quarantine_file is not None:
         quarantine = QuarantineFileSource(egress.quarantine_file)
@@ -167,16 +182,24 @@ class _Ready:
 
 
 async def _serve(opts: dict[str, object], guard: EgressGuard, mode: Mode,
-                 announce: Callable[[str], None], trust: StoreTrustSource | None) -> None:
-    if trust is not None:
-        # the first snapshot before the proxy listens, then refreshed on this loop
-        await trust.start()
-        try:
+                 announce: Callable[[str], None], trust: StoreTrustSource | None,
+                 crl: tuple[CRLWatch, float] | None = None) -> None:
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(crl[0].run(crl[1], stop)) if crl is not None else None
+    try:
+        if trust is not None:
+            # the first snapshot before the proxy listens, then refreshed on this loop
+            await trust.start()
+            try:
+                await _serve_proxy(opts, guard, mode, announce)
+            finally:
+                await trust.close()
+        else:
             await _serve_proxy(opts, guard, mode, announce)
-        finally:
-            await trust.close()
-    else:
-        await _serve_proxy(opts, guard, mode, announce)
+    finally:
+        stop.set()
+        if watcher is not None:
+            await watcher
 
 
 async def _serve_proxy(opts: dict[str, object], guard: EgressGuard, mode: Mode,
@@ -195,6 +218,20 @@ async def _serve_proxy(opts: dict[str, object], guard: EgressGuard, mode: Mode,
     await master.run()
 
 
+def _crl_log_to_stderr() -> None:
+    """Print the CRL watch's records on stderr as JSON lines, as the ingress does.
+
+    mitmproxy takes what reaches the root logger into its own event log, which `egress
+    run` does not print, so a CRL that failed to reload would go unseen.
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JSONFormatter())
+    crl_log = logging.getLogger("zonegate.ingress.crl")
+    crl_log.handlers[:] = [handler]
+    crl_log.propagate = False
+    crl_log.setLevel(logging.INFO)
+
+
 def run(config: GatewayConfig, run_options: RunOptions,
         announce: Callable[[str], None]) -> dict[str, int]:
     """Run the egress proxy until SIGTERM/SIGINT; returns the guard's counters."""
@@ -205,13 +242,20 @@ def run(config: GatewayConfig, run_options: RunOptions,
     store, trust = open_store_trust(config, egress) if egress.device_trust == "store" \
         else (None, None)
     try:
+        verifier = client_verifier(config, egress)
         guard = build_guard(config, egress, mode,
-                            devices=StoreDeviceSource(trust) if trust is not None else None)
+                            devices=StoreDeviceSource(trust) if trust is not None else None,
+                            verifier=verifier)
+        # a terminal revoked with `zonegate pki revoke` is refused from the next look on,
+        # and a CRL re-signed by `zonegate pki crl` keeps the others from going stale
+        crl = (CRLWatch(context=None, context_crl=None, verifier=verifier),
+               egress.crl_refresh_seconds) if verifier is not None else None
         confdir = make_confdir(pem)
         logging.getLogger("zonegate.egress").setLevel(logging.INFO)
+        _crl_log_to_stderr()
         try:
             asyncio.run(_serve(mitmproxy_options(egress, confdir, mode, listen), guard, mode,
-                               announce, trust))
+                               announce, trust, crl))
         finally:
             shutil.rmtree(confdir, ignore_errors=True)
             if guard.alerts is not None:

@@ -71,8 +71,11 @@ class CRLWatch:
     """Reloads the handshake's and the verifier's CRL when their files change."""
 
     def __init__(self, *, context: ssl.SSLContext | None, context_crl: Path | None,
-                 verifier: ReloadableCRL | None, reloads: Counter, last_success: Gauge,
+                 verifier: ReloadableCRL | None, reloads: Counter | None = None,
+                 last_success: Gauge | None = None,
                  next_update: Gauge | None = None) -> None:
+        """Watch `context_crl` for `context` and the verifier's own CRL file; the metrics
+        are optional (the egress proxy exports none)."""
         self._context = context
         self._context_crl = context_crl if context is not None else None
         self._verifier = verifier if verifier is not None and verifier.crl_path else None
@@ -106,12 +109,14 @@ class CRLWatch:
             try:
                 self._reload(name, path)
             except (OSError, PKIError, ssl.SSLError) as exc:
-                self._reloads.labels(name, "error").inc()
+                if self._reloads is not None:
+                    self._reloads.labels(name, "error").inc()
                 _log.error("crl reload failed; the previous CRL stays in force",
                            extra={"crl": str(path), "check": name, "error": str(exc)})
             else:
-                self._reloads.labels(name, "ok").inc()
-                self._last_success.set(time.time())
+                if self._reloads is not None and self._last_success is not None:
+                    self._reloads.labels(name, "ok").inc()
+                    self._last_success.set(time.time())
                 _log.info("crl reloaded", extra={"crl": str(path), "check": name})
                 reloaded.append(name)
             # a failed file is retried when it changes again, not on every tick
