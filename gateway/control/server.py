@@ -2,7 +2,8 @@
 entry of `zonegate serve --role control|all`.
 
 TLS comes from the config's `tls:` section (the same server certificate, client CA and
-CRL as the ingress). uvicorn does not put the client certificate in the ASGI scope, so
+CRL as the ingress, and the CRLs reloaded while running as the ingress does:
+gateway/ingress/crl_watch.py). uvicorn does not put the client certificate in the ASGI scope, so
 `ClientCertificateH11` (uvicorn's h11 protocol, one instance per connection) publishes the
 verified peer certificate as the ASGI TLS extension (`scope["extensions"]["tls"]`), which
 is where `AccessControl` reads it: that is how the monitor authenticates with mTLS.
@@ -29,7 +30,7 @@ import socket
 import ssl
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import uvicorn
 from cryptography.hazmat.primitives import serialization
@@ -43,10 +44,14 @@ from gateway.control.errors import ControlSetupError
 from gateway.control.policy_service import PolicyService
 from gateway.control.routes.policies import shadow_sweep_of
 from gateway.errors import ConfigError
-from gateway.identity import build_authenticator
+from gateway.identity import build_authenticator, build_chain_verifier
 from gateway.pdp.port import BundleError
 from gateway.store import Store, StoreError
 from pki.passphrase import resolve_passphrase
+
+if TYPE_CHECKING:
+    from gateway.identity.mtls import ChainVerifier
+    from gateway.ingress.crl_watch import CRLWatch
 
 log = logging.getLogger("zonegate.control")
 IngressTask = Callable[[asyncio.Event], Coroutine[object, object, None]]
@@ -112,16 +117,32 @@ def bind(address: str) -> socket.socket:
                                 f"{exc.strerror or exc}") from None
 
 
-def _ssl_factory(config: GatewayConfig) -> Callable[[uvicorn.Config, Callable[[], ssl.SSLContext]],
-                                                    ssl.SSLContext] | None:
-    tls = config.tls
-    if tls is None:
+def _ssl_context(config: GatewayConfig) -> ssl.SSLContext | None:
+    """The listener's context, built at start-up so that a bad file fails the start."""
+    if config.tls is None:
         return None
     # imported here: gateway.ingress pulls in the data plane
     from gateway.ingress.tls import server_context
 
-    context = server_context(tls)  # fail at start-up, naming the file, not per connection
-    return lambda _config, _default: context
+    return server_context(config.tls)
+
+
+def _crl_watch(config: GatewayConfig, context: ssl.SSLContext | None,
+               verifier: ChainVerifier | None) -> CRLWatch | None:
+    """Reloads the handshake's and the verifier's CRL as the ingress does (None: no CRL).
+
+    Without it a monitor certificate revoked through this API still posted alerts, and
+    once the loaded CRL passed its nextUpdate every client certificate was refused.
+    """
+    from gateway.ingress.crl_watch import CRLWatch
+    from pki.verify import CertificateVerifier
+
+    tls = config.tls
+    if tls is None:
+        return None
+    watch = CRLWatch(context=context, context_crl=tls.crl,
+                     verifier=verifier if isinstance(verifier, CertificateVerifier) else None)
+    return watch if watch.watching else None
 
 
 def _read_optional(path: Path | None, what: str) -> bytes | None:
@@ -197,8 +218,13 @@ async def serve_control(config: GatewayConfig, *, audit_log: Path | None = None,
         if control.ingesters and not verifies_certs:
             log.warning("control.ingesters is set but tls.client_cert is off: the monitor "
                         "cannot authenticate with its certificate")
-        ssl_factory = _ssl_factory(config)
-        authenticator = build_authenticator(config, client_ca_dir if verifies_certs else None)
+        context = _ssl_context(config)
+        verifier = build_chain_verifier(config, client_ca_dir if verifies_certs else None)
+        authenticator = build_authenticator(config, verifier)
+        crl_watch = _crl_watch(config, context, verifier)
+        stop = stop or asyncio.Event()
+        watcher = asyncio.create_task(crl_watch.run(tls.crl_refresh_seconds, stop)) \
+            if crl_watch is not None and tls is not None else None
         try:
             app = build_app(
                 config, store=opened, authenticator=authenticator, ca_dir=control.ca_dir,
@@ -219,15 +245,20 @@ async def serve_control(config: GatewayConfig, *, audit_log: Path | None = None,
             server = _Server(uvicorn.Config(
                 app, http=ClientCertificateH11, lifespan="off", log_config=None,
                 access_log=False, proxy_headers=False, server_header=False,
-                ssl_context_factory=ssl_factory, timeout_keep_alive=30,
-                h11_max_incomplete_event_size=_MAX_HEADER_BLOCK,
+                ssl_context_factory=(lambda _config, _default: context)
+                if context is not None else None,
+                timeout_keep_alive=30, h11_max_incomplete_event_size=_MAX_HEADER_BLOCK,
             ))
             try:
-                await _run_until(server, listener, stop or asyncio.Event(), handle_signals,
-                                 "https" if ssl_factory is not None else "http")
+                await _run_until(server, listener, stop, handle_signals,
+                                 "https" if context is not None else "http")
             finally:
                 await asyncio.to_thread(sweep.stop)
         finally:
+            if watcher is not None:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
             await authenticator.close()
     finally:
         if own_store:
