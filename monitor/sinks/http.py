@@ -17,7 +17,9 @@ The control plane admits a machine client by its client certificate (mTLS: a pki
 certificate whose SPIFFE ID is in `control.ingesters`) or by an OIDC bearer token.
 `SinkCredentials` carries both: the certificate and key, the CA bundle that verifies the
 control plane's server certificate, and a file holding a token (re-read before each POST,
-so whatever renews it only rewrites the file). Credentials need an https:// URL: a
+so whatever renews it only rewrites the file). The certificate, key and CA bundle are
+loaded again when their files change (`ClientTLS`), so a renewal in place needs no
+restart. Credentials need an https:// URL: a
 certificate or a token is never offered over plain HTTP. Replaying an alert the control
 plane already stored is harmless: its ingest is idempotent by alert id.
 """
@@ -75,6 +77,47 @@ def client_context(creds: SinkCredentials) -> ssl.SSLContext:
     return context
 
 
+def _stamp(creds: SinkCredentials) -> tuple[tuple[int, int, int] | None, ...]:
+    """What identifies each file's content cheaply: inode (a renewal replaced it), size
+    and modification time (it was rewritten in place)."""
+    stamps: list[tuple[int, int, int] | None] = []
+    for path in (creds.cert, creds.key, creds.ca):
+        try:
+            st = path.stat() if path is not None else None
+        except OSError:
+            st = None
+        stamps.append((st.st_ino, st.st_size, st.st_mtime_ns) if st is not None else None)
+    return tuple(stamps)
+
+
+class ClientTLS:
+    """The client context, rebuilt when the certificate, key or CA bundle file changes.
+
+    pki/ certificates live 24 h, so the monitor's is renewed in place while it runs; with
+    the context loaded once, alerts stopped reaching the control plane a day after start.
+    A pair that does not load (a renewal half written) keeps the context in force and is
+    tried again at the next use until it loads.
+    """
+
+    def __init__(self, creds: SinkCredentials) -> None:
+        self._creds = creds
+        self._stamp = _stamp(creds)
+        self._context = client_context(creds)  # unusable at start: a config error
+        self.error: str | None = None
+
+    def current(self) -> ssl.SSLContext:
+        """The context to connect with: the newest files that load."""
+        stamp = _stamp(self._creds)
+        if stamp != self._stamp:
+            try:
+                self._context = client_context(self._creds)
+            except AlertSinkError as exc:
+                self.error = f"{exc}; the previous credentials stay in use"
+            else:
+                self._stamp, self.error = stamp, None
+        return self._context
+
+
 def read_token(path: Path) -> str:
     """The bearer token in `path` (surrounding whitespace ignored); AlertSinkError if none."""
     try:
@@ -109,7 +152,7 @@ class HttpSink:
         if creds.configured() and parts.scheme != "https":
             raise AlertSinkError(f"client certificates, CA bundles and tokens need an https:// "
                                  f"--alerts-url, got {url!r}")
-        self._context = client_context(creds) if parts.scheme == "https" else None
+        self._tls = ClientTLS(creds) if parts.scheme == "https" else None
         self._token_file = creds.token_file
         if self._token_file is not None:
             read_token(self._token_file)  # unreadable or empty at start: a config error
@@ -123,6 +166,8 @@ class HttpSink:
         self.spooled = 0
         self.rejected = 0
         self.last_error: str | None = None
+        # renewed credentials that do not load (the previous ones stay in use), else None
+        self.credentials_error: str | None = None
         self._backlog = spool_path.exists()  # something may wait in the spool
 
     @property
@@ -184,9 +229,11 @@ class HttpSink:
                 return False
         request = urllib.request.Request(  # noqa: S310 - scheme checked in __init__
             self.url, data=body, method="POST", headers=headers)
+        context = self._tls.current() if self._tls is not None else None
+        self.credentials_error = self._tls.error if self._tls is not None else None
         try:
             with urllib.request.urlopen(request, timeout=self._timeout,  # noqa: S310
-                                        context=self._context) as answer:
+                                        context=context) as answer:
                 answer.read()
         except urllib.error.HTTPError as exc:
             self.last_error = f"HTTP {exc.code}"

@@ -160,6 +160,48 @@ def test_a_bearer_token_file_is_sent_and_reread(stack: Stack, tmp_path: Path) ->
     assert {"inc-500", "inc-501"} <= set(_ids(stack.store))
 
 
+def _replace(path: Path, data: bytes) -> None:
+    """Put new content in place the way a renewal lands: a new file renamed over."""
+    tmp = path.with_name(path.name + ".new")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def test_a_certificate_renewed_in_place_is_used_without_a_restart(
+        stack: Stack, tmp_path: Path) -> None:
+    assert stack.pki is not None
+    # the files the monitor was started with hold a certificate the control plane refuses
+    first_cert, first_key = stack.pki.leaf("camera-feed")  # not an ingester: 403
+    cert, key = tmp_path / "monitor.crt", tmp_path / "monitor.key"
+    cert.write_bytes(first_cert.read_bytes())
+    key.write_bytes(first_key.read_bytes())
+    clock = _Clock()
+    sink = _sink(stack, tmp_path / "spool", clock, cert=cert, key=key)
+    doc, incident = _alert(600)
+    sink.emit(doc, incident)
+    assert sink.last_error == "HTTP 403" and sink.pending() == 1
+
+    # half a renewal: a new certificate beside the old key does not load; the old pair
+    # stays in use (still refused), the alert waits, nothing is lost
+    new_cert, new_key = stack.pki.leaf("monitor")
+    _replace(cert, new_cert.read_bytes())
+    clock.skip()
+    doc, incident = _alert(601)
+    sink.emit(doc, incident)
+    assert sink.credentials_error is not None
+    assert "cannot load the client certificate" in sink.credentials_error
+    assert sink.last_error == "HTTP 403" and sink.pending() == 2
+
+    # the renewal completes: the next try uses it and the spool drains, in order
+    _replace(key, new_key.read_bytes())
+    clock.skip()
+    doc, incident = _alert(602)
+    sink.emit(doc, incident)
+    assert sink.pending() == 0, sink.last_error
+    assert sink.credentials_error is None
+    assert {"inc-600", "inc-601", "inc-602"} <= set(_ids(stack.store))
+
+
 @pytest.mark.parametrize(("url", "creds", "message"), [
     ("http://127.0.0.1:1/api/alerts", {"token_file": "token"}, "need an https://"),
     ("http://127.0.0.1:1/api/alerts", {"cert": "c", "key": "k"}, "need an https://"),
