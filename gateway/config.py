@@ -94,6 +94,8 @@ class TLSConfig(_Strict):
     crl: Path | None = None
     # how often the running gateway looks for a new CRL file (gateway/ingress/crl_watch.py)
     crl_refresh_seconds: Annotated[float, Field(ge=0.5, le=3600)] = 5.0
+    # ... and for a renewed cert/key pair (gateway/ingress/cert_watch.py)
+    cert_refresh_seconds: Annotated[float, Field(ge=0.5, le=3600)] = 5.0
     # the CA's CRL over HTTP(S), e.g. the control plane's /crl.pem, polled while running
     # (gateway/ingress/crl_fetch.py); its signature is checked, not the transport
     crl_url: HttpURL | None = None

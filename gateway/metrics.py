@@ -61,6 +61,13 @@ class GatewayMetrics:
                                    ["check", "result"], registry=r)
         self.crl_last_reload = Gauge("zonegate_crl_last_reload_timestamp_seconds",
                                      "When a changed CRL was last loaded.", registry=r)
+        self.tls_cert_reloads = Counter(
+            "zonegate_tls_certificate_reloads",
+            "Renewed server certificates put in force while running, by result.",
+            ["result"], registry=r)
+        self.tls_cert_expiry = Gauge(
+            "zonegate_tls_certificate_expiry_timestamp_seconds",
+            "The notAfter of the server certificate in force.", registry=r)
         self.crl_next_update = Gauge(
             "zonegate_crl_next_update_timestamp_seconds",
             "The nextUpdate of the CRL in force: past it, client certificates are refused.",

@@ -2,11 +2,12 @@
 entry of `zonegate serve --role control|all`.
 
 TLS comes from the config's `tls:` section (the same server certificate, client CA and
-CRL as the ingress, and the CRLs reloaded while running as the ingress does:
-gateway/ingress/crl_watch.py). uvicorn does not put the client certificate in the ASGI scope, so
-`ClientCertificateH11` (uvicorn's h11 protocol, one instance per connection) publishes the
-verified peer certificate as the ASGI TLS extension (`scope["extensions"]["tls"]`), which
-is where `AccessControl` reads it: that is how the monitor authenticates with mTLS.
+CRL as the ingress, each reloaded while running as the ingress does:
+gateway/ingress/crl_watch.py and cert_watch.py). uvicorn does not put the client
+certificate in the ASGI scope, so `ClientCertificateH11` (uvicorn's h11 protocol, one
+instance per connection) publishes the verified peer certificate as the ASGI TLS
+extension (`scope["extensions"]["tls"]`), which is where `AccessControl` reads it: that
+is how the monitor authenticates with mTLS.
 
 A `ShadowSweep` thread compares the shadow policy candidate, while one is set, with the
 decisions the gateways write to the store's decision index (live shadow mode).
@@ -51,7 +52,6 @@ from pki.passphrase import resolve_passphrase
 
 if TYPE_CHECKING:
     from gateway.identity.mtls import ChainVerifier
-    from gateway.ingress.crl_watch import CRLWatch
 
 log = logging.getLogger("zonegate.control")
 IngressTask = Callable[[asyncio.Event], Coroutine[object, object, None]]
@@ -127,22 +127,29 @@ def _ssl_context(config: GatewayConfig) -> ssl.SSLContext | None:
     return server_context(config.tls)
 
 
-def _crl_watch(config: GatewayConfig, context: ssl.SSLContext | None,
-               verifier: ChainVerifier | None) -> CRLWatch | None:
-    """Reloads the handshake's and the verifier's CRL as the ingress does (None: no CRL).
+def _file_watchers(config: GatewayConfig, context: ssl.SSLContext | None,
+                   verifier: ChainVerifier | None, stop: asyncio.Event,
+                   ) -> list[asyncio.Task[None]]:
+    """Reload the CRLs and the server certificate while running, as the ingress does.
 
-    Without it a monitor certificate revoked through this API still posted alerts, and
-    once the loaded CRL passed its nextUpdate every client certificate was refused.
+    Without them a monitor certificate revoked through this API still posted alerts, once
+    the loaded CRL passed its nextUpdate every client certificate was refused, and a day
+    after start (24 h certificates) the control plane served an expired certificate.
     """
+    from gateway.ingress.cert_watch import CertificateWatch
     from gateway.ingress.crl_watch import CRLWatch
     from pki.verify import CertificateVerifier
 
     tls = config.tls
-    if tls is None:
-        return None
-    watch = CRLWatch(context=context, context_crl=tls.crl,
-                     verifier=verifier if isinstance(verifier, CertificateVerifier) else None)
-    return watch if watch.watching else None
+    if tls is None or context is None:
+        return []
+    tasks = [asyncio.create_task(CertificateWatch(context, tls.cert, tls.key).run(
+        tls.cert_refresh_seconds, stop))]
+    crls = CRLWatch(context=context, context_crl=tls.crl,
+                    verifier=verifier if isinstance(verifier, CertificateVerifier) else None)
+    if crls.watching:
+        tasks.append(asyncio.create_task(crls.run(tls.crl_refresh_seconds, stop)))
+    return tasks
 
 
 def _read_optional(path: Path | None, what: str) -> bytes | None:
@@ -221,10 +228,8 @@ async def serve_control(config: GatewayConfig, *, audit_log: Path | None = None,
         context = _ssl_context(config)
         verifier = build_chain_verifier(config, client_ca_dir if verifies_certs else None)
         authenticator = build_authenticator(config, verifier)
-        crl_watch = _crl_watch(config, context, verifier)
         stop = stop or asyncio.Event()
-        watcher = asyncio.create_task(crl_watch.run(tls.crl_refresh_seconds, stop)) \
-            if crl_watch is not None and tls is not None else None
+        watchers = _file_watchers(config, context, verifier, stop)
         try:
             app = build_app(
                 config, store=opened, authenticator=authenticator, ca_dir=control.ca_dir,
@@ -255,7 +260,7 @@ async def serve_control(config: GatewayConfig, *, audit_log: Path | None = None,
             finally:
                 await asyncio.to_thread(sweep.stop)
         finally:
-            if watcher is not None:
+            for watcher in watchers:
                 watcher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await watcher

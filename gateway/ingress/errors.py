@@ -5,6 +5,7 @@
     │   └── AmbiguousPath    a path whose meaning depends on who decodes it (400)
     ├── DeviceTrustUnavailable  the quarantine source cannot be read (fail closed: 503)
     ├── CRLFetchError        `tls.crl_url` gave no CRL we can put in force (the old one stays)
+    ├── CertificateReloadError  a renewed tls.cert/tls.key cannot be served (the old stays)
     └── IngressSetupError    the listener, TLS or signing key cannot be set up
 """
 
@@ -38,6 +39,10 @@ class DeviceTrustUnavailable(IngressError):
 
 class CRLFetchError(IngressError):
     """A fetch of `tls.crl_url` failed: transport, status, size, parse, signer or age."""
+
+
+class CertificateReloadError(IngressError):
+    """A changed `tls.cert`/`tls.key` pair cannot be served: unreadable, mismatched, expired."""
 
 
 class IngressSetupError(IngressError):

@@ -37,6 +37,7 @@ from gateway.ingress.app import (
     start_listener,
     zone_table,
 )
+from gateway.ingress.cert_watch import CertificateWatch
 from gateway.ingress.crl_fetch import CRLFetch
 from gateway.ingress.crl_watch import CRLWatch, export_next_update
 from gateway.ingress.decision_index import DecisionIndexWriter
@@ -91,6 +92,10 @@ async def serve_ingress(config: GatewayConfig, options: GatewayRuntimeOptions, *
         verifier=revocations, reloads=metrics.crl_reloads,
         last_success=metrics.crl_last_reload, next_update=metrics.crl_next_update)
     crl_fetch = _crl_fetch(config, ssl_context, revocations, metrics)
+    renewals = CertificateWatch(ssl_context, config.tls.cert, config.tls.key,
+                                reloads=metrics.tls_cert_reloads,
+                                expiry=metrics.tls_cert_expiry) \
+        if ssl_context is not None and config.tls is not None else None
     if revocations is not None:
         export_next_update(revocations, metrics.crl_next_update)
     policy = config.policy
@@ -115,6 +120,7 @@ async def serve_ingress(config: GatewayConfig, options: GatewayRuntimeOptions, *
     listener = None
     watcher: asyncio.Task[None] | None = None
     fetcher: asyncio.Task[None] | None = None
+    renewer: asyncio.Task[None] | None = None
     store = None
     trust = None
     index = None
@@ -164,13 +170,15 @@ async def serve_ingress(config: GatewayConfig, options: GatewayRuntimeOptions, *
             watcher = asyncio.create_task(crl_watch.run(config.tls.crl_refresh_seconds, stop))
         if crl_fetch is not None and config.tls is not None:
             fetcher = asyncio.create_task(crl_fetch.run(config.tls.crl_fetch_seconds, stop))
+        if renewals is not None and config.tls is not None:
+            renewer = asyncio.create_task(renewals.run(config.tls.cert_refresh_seconds, stop))
         await stop.wait()
-        for task in (watcher, fetcher):
+        for task in (watcher, fetcher, renewer):
             if task is not None:
                 await task
         _log.info("stopping", extra={"pid": os.getpid()})
     finally:
-        for task in (watcher, fetcher):
+        for task in (watcher, fetcher, renewer):
             if task is not None and not task.done():
                 task.cancel()
         if crl_fetch is not None:
