@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import ssl
-import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,7 +21,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from gateway.ingress.cert_watch import CertificateWatch
 from pki.authority import CertificateAuthority
 from tests.gateway.ingress.conftest import start_upstream
-from tests.gateway.ingress.test_serve import POLICIES, Served, _free_port
+from tests.gateway.ingress.test_serve import POLICIES, _free_port, _serve
 
 
 def _replace(path: Path, data: bytes) -> None:
@@ -166,12 +165,8 @@ policy: {{engine: embedded, bundle: "{POLICIES}"}}
 zones:
   - {{name: open, prefix: /zones/open/, upstream: "{upstream.url}", level: L1}}
 """)
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", "import sys; from gateway.cli import main; sys.exit(main())",
-        "serve", "--config", str(config), "--role", "ingress",
-        "--audit-log", str(tmp_path / "audit.jsonl"),
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
-    served = Served(proc)
+    served = await _serve(config, tmp_path / "audit.jsonl")
+    proc = served.proc
     ca_pem = tmp_path / "ca" / "ca.pem"
     try:
         await served.wait_for("listening")

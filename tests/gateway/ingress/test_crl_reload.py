@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-import sys
 import time
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from pki.authority import CertificateAuthority
 from pki.errors import PKIError
 from pki.verify import CertificateVerifier
 from tests.gateway.ingress.conftest import start_upstream
-from tests.gateway.ingress.test_serve import POLICIES, Served, _free_port
+from tests.gateway.ingress.test_serve import POLICIES, _free_port, _serve
 
 
 def _issue(ca: CertificateAuthority, out: Path, name: str) -> tuple[Path, Path, int]:
@@ -30,6 +29,15 @@ def _issue(ca: CertificateAuthority, out: Path, name: str) -> tuple[Path, Path, 
     cert.write_bytes(issued.chain_pem)
     key.write_bytes(issued.key_pem)
     return cert, key, x509.load_pem_x509_certificate(issued.chain_pem).serial_number
+
+
+def _server_certificate(ca: CertificateAuthority, out: Path) -> None:
+    """The gateway's certificate for 127.0.0.1, as gw.crt (chain) and gw.key in `out`."""
+    server = ca.issue(zone="edge", kind="svc", name="gateway", usages=("server",),
+                      ip_addresses=("127.0.0.1",))
+    assert server.key_pem is not None
+    (out / "gw.crt").write_bytes(server.chain_pem)
+    (out / "gw.key").write_bytes(server.key_pem)
 
 
 def _watch(context: ssl.SSLContext, crl: Path,
@@ -92,11 +100,7 @@ async def _answers(url: str, ca: Path, leaf: tuple[Path, Path]) -> bool:
 async def test_serve_refuses_a_device_revoked_after_start(tmp_path: Path) -> None:
     ca = CertificateAuthority.init(tmp_path / "ca", "city.example")
     ca.write_crl()
-    server = ca.issue(zone="edge", kind="svc", name="gateway", usages=("server",),
-                      ip_addresses=("127.0.0.1",))
-    assert server.key_pem is not None
-    (tmp_path / "gw.crt").write_bytes(server.chain_pem)
-    (tmp_path / "gw.key").write_bytes(server.key_pem)
+    _server_certificate(ca, tmp_path)
     cam, cam_key, cam_serial = _issue(ca, tmp_path, "cam-7")
     other, other_key, _ = _issue(ca, tmp_path, "cam-8")
     upstream, runner = await start_upstream()
@@ -116,12 +120,8 @@ policy: {{engine: embedded, bundle: "{POLICIES}"}}
 zones:
   - {{name: open, prefix: /zones/open/, upstream: "{upstream.url}", level: L1}}
 """)
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", "import sys; from gateway.cli import main; sys.exit(main())",
-        "serve", "--config", str(config), "--role", "ingress",
-        "--audit-log", str(tmp_path / "audit.jsonl"),
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
-    served = Served(proc)
+    served = await _serve(config, tmp_path / "audit.jsonl")
+    proc = served.proc
     url = f"https://127.0.0.1:{port}/zones/open/x"
     ca_pem = tmp_path / "ca" / "ca.pem"
     try:
