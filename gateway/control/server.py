@@ -136,20 +136,12 @@ def _file_watchers(config: GatewayConfig, context: ssl.SSLContext | None,
     the loaded CRL passed its nextUpdate every client certificate was refused, and a day
     after start (24 h certificates) the control plane served an expired certificate.
     """
-    from gateway.ingress.cert_watch import CertificateWatch
-    from gateway.ingress.crl_watch import CRLWatch
-    from pki.verify import CertificateVerifier
+    from gateway.ingress.tls import tls_pollers
 
-    tls = config.tls
-    if tls is None or context is None:
+    if config.tls is None or context is None:
         return []
-    tasks = [asyncio.create_task(CertificateWatch(context, tls.cert, tls.key).run(
-        tls.cert_refresh_seconds, stop))]
-    crls = CRLWatch(context=context, context_crl=tls.crl,
-                    verifier=verifier if isinstance(verifier, CertificateVerifier) else None)
-    if crls.watching:
-        tasks.append(asyncio.create_task(crls.run(tls.crl_refresh_seconds, stop)))
-    return tasks
+    return [asyncio.create_task(poll(stop))
+            for poll in tls_pollers(config.tls, context, verifier)]
 
 
 def _read_optional(path: Path | None, what: str) -> bytes | None:

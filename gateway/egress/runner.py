@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import shutil
 import signal
@@ -44,6 +45,7 @@ from gateway.identity.mtls import CertificateAuthenticator
 from gateway.ingress.crl_watch import CRLWatch
 from gateway.ingress.devices import DeviceTrustSource, QuarantineFileSource, StoreDeviceSource
 from gateway.ingress.logs import JSONFormatter
+from gateway.ingress.polling import Poller
 from gateway.pdp import build_engine
 from gateway.pdp.port import PDPError
 from gateway.store import Store, StoreError
@@ -183,9 +185,9 @@ class _Ready:
 
 async def _serve(opts: dict[str, object], guard: EgressGuard, mode: Mode,
                  announce: Callable[[str], None], trust: StoreTrustSource | None,
-                 crl: tuple[CRLWatch, float] | None = None) -> None:
+                 crl: Poller | None = None) -> None:
     stop = asyncio.Event()
-    watcher = asyncio.create_task(crl[0].run(crl[1], stop)) if crl is not None else None
+    watcher = asyncio.create_task(crl(stop)) if crl is not None else None
     try:
         if trust is not None:
             # the first snapshot before the proxy listens, then refreshed on this loop
@@ -248,8 +250,8 @@ def run(config: GatewayConfig, run_options: RunOptions,
                             verifier=verifier)
         # a terminal revoked with `zonegate pki revoke` is refused from the next look on,
         # and a CRL re-signed by `zonegate pki crl` keeps the others from going stale
-        crl = (CRLWatch(context=None, context_crl=None, verifier=verifier),
-               egress.crl_refresh_seconds) if verifier is not None else None
+        crl = functools.partial(CRLWatch(context=None, context_crl=None, verifier=verifier).run,
+                                egress.crl_refresh_seconds) if verifier is not None else None
         confdir = make_confdir(pem)
         logging.getLogger("zonegate.egress").setLevel(logging.INFO)
         _crl_log_to_stderr()

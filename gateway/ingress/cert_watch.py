@@ -31,16 +31,9 @@ from cryptography import x509
 from prometheus_client import Counter, Gauge
 
 from gateway.ingress.errors import CertificateReloadError
+from gateway.ingress.polling import every, file_stamp
 
 _log = logging.getLogger("zonegate.ingress.tls")
-
-
-def _stamp(path: Path) -> tuple[int, int, int] | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def not_after(cert: Path) -> datetime:
@@ -61,7 +54,7 @@ class CertificateWatch:
         self._cert, self._key = cert, key
         self._reloads = reloads
         self._expiry = expiry
-        self._seen = (_stamp(cert), _stamp(key))
+        self._seen = (file_stamp(cert), file_stamp(key))
         self._export(cert)
 
     def _export(self, cert: Path) -> None:
@@ -73,7 +66,7 @@ class CertificateWatch:
 
     def check(self) -> bool:
         """Reload when either file changed since the last look; True when one was loaded."""
-        seen = (_stamp(self._cert), _stamp(self._key))
+        seen = (file_stamp(self._cert), file_stamp(self._key))
         if seen == self._seen or None in seen:
             return False  # unchanged, or a file missing for now (the pair in force stays)
         self._seen = seen
@@ -123,8 +116,4 @@ class CertificateWatch:
 
     async def run(self, interval: float, stop: asyncio.Event) -> None:
         """Check every `interval` seconds until `stop` is set."""
-        while not stop.is_set():
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=interval)
-            except TimeoutError:
-                self.check()
+        await every(interval, stop, self.check)

@@ -38,6 +38,7 @@ from prometheus_client import Counter, Gauge
 
 from gateway.ingress.crl_watch import export_next_update
 from gateway.ingress.errors import CRLFetchError
+from gateway.ingress.polling import every
 from pki.crl import MAX_CRL_BYTES, load_crl
 from pki.errors import PKIError
 from pki.verify import CertificateVerifier
@@ -127,11 +128,7 @@ class CRLFetch:
 
     async def run(self, interval: float, stop: asyncio.Event) -> None:
         """Fetch every `interval` seconds until `stop` is set."""
-        while not stop.is_set():
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=interval)
-            except TimeoutError:
-                await self.check()
+        await every(interval, stop, self.check)
 
     async def close(self) -> None:
         """Close the HTTP session."""

@@ -33,6 +33,7 @@ from typing import Protocol
 
 from prometheus_client import Counter, Gauge
 
+from gateway.ingress.polling import FileStamp, every, file_stamp
 from pki.crl import load_crl
 from pki.errors import PKIError
 
@@ -60,13 +61,6 @@ def export_next_update(verifier: ReloadableCRL, gauge: Gauge | None) -> None:
         gauge.set(when.timestamp())
 
 
-def _mtime(path: Path) -> int | None:
-    try:
-        return path.stat().st_mtime_ns
-    except OSError:
-        return None
-
-
 class CRLWatch:
     """Reloads the handshake's and the verifier's CRL when their files change."""
 
@@ -75,16 +69,18 @@ class CRLWatch:
                  last_success: Gauge | None = None,
                  next_update: Gauge | None = None) -> None:
         """Watch `context_crl` for `context` and the verifier's own CRL file; the metrics
-        are optional (the egress proxy exports none)."""
+        are optional (the egress proxy exports none). `next_update` is set at once."""
         self._context = context
         self._context_crl = context_crl if context is not None else None
         self._verifier = verifier if verifier is not None and verifier.crl_path else None
         self._reloads = reloads
         self._last_success = last_success
         self._next_update = next_update
-        self._seen: dict[str, int | None] = {}
+        self._seen: dict[str, FileStamp | None] = {}
         for name, path in self._files():
-            self._seen[name] = _mtime(path)
+            self._seen[name] = file_stamp(path)
+        if self._verifier is not None:
+            export_next_update(self._verifier, next_update)
 
     def _files(self) -> list[tuple[str, Path]]:
         files = []
@@ -103,8 +99,8 @@ class CRLWatch:
         """Reload each CRL whose file changed since the last look; returns what reloaded."""
         reloaded = []
         for name, path in self._files():
-            mtime = _mtime(path)
-            if mtime is None or mtime == self._seen.get(name):
+            stamp = file_stamp(path)
+            if stamp is None or stamp == self._seen.get(name):
                 continue  # a missing file keeps the CRL in force (fail closed)
             try:
                 self._reload(name, path)
@@ -120,7 +116,7 @@ class CRLWatch:
                 _log.info("crl reloaded", extra={"crl": str(path), "check": name})
                 reloaded.append(name)
             # a failed file is retried when it changes again, not on every tick
-            self._seen[name] = mtime
+            self._seen[name] = stamp
         return reloaded
 
     def _reload(self, name: str, path: Path) -> None:
@@ -135,8 +131,4 @@ class CRLWatch:
 
     async def run(self, interval: float, stop: asyncio.Event) -> None:
         """Check every `interval` seconds until `stop` is set."""
-        while not stop.is_set():
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=interval)
-            except TimeoutError:
-                self.check()  # a stat per file; a parse only when one changed
+        await every(interval, stop, self.check)  # a stat per file; a parse on a change

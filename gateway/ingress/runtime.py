@@ -8,6 +8,7 @@ because one hash chain cannot have two writers.
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import importlib
 import logging
@@ -37,14 +38,13 @@ from gateway.ingress.app import (
     start_listener,
     zone_table,
 )
-from gateway.ingress.cert_watch import CertificateWatch
 from gateway.ingress.crl_fetch import CRLFetch
-from gateway.ingress.crl_watch import CRLWatch, export_next_update
 from gateway.ingress.decision_index import DecisionIndexWriter
 from gateway.ingress.devices import StoreDeviceSource
 from gateway.ingress.errors import IngressSetupError
 from gateway.ingress.options import GatewayRuntimeOptions
-from gateway.ingress.tls import server_context
+from gateway.ingress.polling import Poller
+from gateway.ingress.tls import server_context, tls_pollers
 from gateway.ingress.tokencache import CachedAuthenticator
 from gateway.metrics import GatewayMetrics
 from gateway.pdp import build_pdp
@@ -86,18 +86,14 @@ async def serve_ingress(config: GatewayConfig, options: GatewayRuntimeOptions, *
         build_authenticator(config, verifier),
         on_lookup=lambda hit: (token_hits if hit else token_misses).inc())
     ssl_context = server_context(config.tls) if config.tls is not None else None
-    revocations = verifier if isinstance(verifier, CertificateVerifier) else None
-    crl_watch = CRLWatch(
-        context=ssl_context, context_crl=config.tls.crl if config.tls is not None else None,
-        verifier=revocations, reloads=metrics.crl_reloads,
-        last_success=metrics.crl_last_reload, next_update=metrics.crl_next_update)
-    crl_fetch = _crl_fetch(config, ssl_context, revocations, metrics)
-    renewals = CertificateWatch(ssl_context, config.tls.cert, config.tls.key,
-                                reloads=metrics.tls_cert_reloads,
-                                expiry=metrics.tls_cert_expiry) \
-        if ssl_context is not None and config.tls is not None else None
-    if revocations is not None:
-        export_next_update(revocations, metrics.crl_next_update)
+    pollers: list[Poller] = []
+    if config.tls is not None and ssl_context is not None:
+        pollers = tls_pollers(config.tls, ssl_context, verifier, metrics)
+    crl_fetch = _crl_fetch(config, ssl_context,
+                           verifier if isinstance(verifier, CertificateVerifier) else None,
+                           metrics)
+    if crl_fetch is not None and config.tls is not None:
+        pollers.append(functools.partial(crl_fetch.run, config.tls.crl_fetch_seconds))
     policy = config.policy
     # the decision log and the decision index erase the same input fields
     log_mask = (*DEFAULT_MASK, *policy.decision_log_mask)
@@ -118,9 +114,7 @@ async def serve_ingress(config: GatewayConfig, options: GatewayRuntimeOptions, *
     audit = open_audit(options, metrics)
     gateway = None
     listener = None
-    watcher: asyncio.Task[None] | None = None
-    fetcher: asyncio.Task[None] | None = None
-    renewer: asyncio.Task[None] | None = None
+    background: list[asyncio.Task[None]] = []
     store = None
     trust = None
     index = None
@@ -166,20 +160,14 @@ async def serve_ingress(config: GatewayConfig, options: GatewayRuntimeOptions, *
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        if crl_watch.watching and config.tls is not None:
-            watcher = asyncio.create_task(crl_watch.run(config.tls.crl_refresh_seconds, stop))
-        if crl_fetch is not None and config.tls is not None:
-            fetcher = asyncio.create_task(crl_fetch.run(config.tls.crl_fetch_seconds, stop))
-        if renewals is not None and config.tls is not None:
-            renewer = asyncio.create_task(renewals.run(config.tls.cert_refresh_seconds, stop))
+        background = [asyncio.create_task(poll(stop)) for poll in pollers]
         await stop.wait()
-        for task in (watcher, fetcher, renewer):
-            if task is not None:
-                await task
+        for task in background:
+            await task
         _log.info("stopping", extra={"pid": os.getpid()})
     finally:
-        for task in (watcher, fetcher, renewer):
-            if task is not None and not task.done():
+        for task in background:
+            if not task.done():
                 task.cancel()
         if crl_fetch is not None:
             await crl_fetch.close()

@@ -166,9 +166,12 @@ class HttpSink:
         self.spooled = 0
         self.rejected = 0
         self.last_error: str | None = None
-        # renewed credentials that do not load (the previous ones stay in use), else None
-        self.credentials_error: str | None = None
         self._backlog = spool_path.exists()  # something may wait in the spool
+
+    @property
+    def credentials_error(self) -> str | None:
+        """Why renewed credentials do not load (the previous ones stay in use), else None."""
+        return self._tls.error if self._tls is not None else None
 
     @property
     def rejected_path(self) -> Path:
@@ -230,7 +233,6 @@ class HttpSink:
         request = urllib.request.Request(  # noqa: S310 - scheme checked in __init__
             self.url, data=body, method="POST", headers=headers)
         context = self._tls.current() if self._tls is not None else None
-        self.credentials_error = self._tls.error if self._tls is not None else None
         try:
             with urllib.request.urlopen(request, timeout=self._timeout,  # noqa: S310
                                         context=context) as answer:

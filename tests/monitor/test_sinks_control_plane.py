@@ -27,6 +27,7 @@ from monitor.alerts import Detection, Incident, to_ecs
 from monitor.errors import AlertSinkError
 from monitor.sinks import HttpSink, SinkCredentials
 from pki.authority import CertificateAuthority
+from pki.durable import atomic_write
 from tests.gateway.control.conftest import (
     PG_DB,
     PG_HOST,
@@ -160,13 +161,6 @@ def test_a_bearer_token_file_is_sent_and_reread(stack: Stack, tmp_path: Path) ->
     assert {"inc-500", "inc-501"} <= set(_ids(stack.store))
 
 
-def _replace(path: Path, data: bytes) -> None:
-    """Put new content in place the way a renewal lands: a new file renamed over."""
-    tmp = path.with_name(path.name + ".new")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def test_a_certificate_renewed_in_place_is_used_without_a_restart(
         stack: Stack, tmp_path: Path) -> None:
     assert stack.pki is not None
@@ -184,7 +178,7 @@ def test_a_certificate_renewed_in_place_is_used_without_a_restart(
     # half a renewal: a new certificate beside the old key does not load; the old pair
     # stays in use (still refused), the alert waits, nothing is lost
     new_cert, new_key = stack.pki.leaf("monitor")
-    _replace(cert, new_cert.read_bytes())
+    atomic_write(cert, new_cert.read_bytes())
     clock.skip()
     doc, incident = _alert(601)
     sink.emit(doc, incident)
@@ -193,7 +187,7 @@ def test_a_certificate_renewed_in_place_is_used_without_a_restart(
     assert sink.last_error == "HTTP 403" and sink.pending() == 2
 
     # the renewal completes: the next try uses it and the spool drains, in order
-    _replace(key, new_key.read_bytes())
+    atomic_write(key, new_key.read_bytes())
     clock.skip()
     doc, incident = _alert(602)
     sink.emit(doc, incident)

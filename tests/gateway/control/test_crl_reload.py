@@ -18,6 +18,7 @@ import httpx
 import pytest
 from cryptography import x509
 
+from pki.durable import atomic_write
 from tests.gateway.control.conftest import Stack, running_stack, sqlite_store
 from tests.gateway.control.test_alerts import alert
 
@@ -71,9 +72,8 @@ def test_a_renewed_server_certificate_is_served_without_a_restart(own_stack: Sta
     issued = stack.pki.ca.issue(zone="edge", kind="svc", name="control", usages=("server",),
                                 dns_names=("localhost",), ip_addresses=("127.0.0.1",))
     assert issued.key_pem is not None
-    for path, data in ((key, issued.key_pem), (cert, issued.chain_pem)):
-        path.with_suffix(".new").write_bytes(data)
-        path.with_suffix(".new").replace(path)
+    atomic_write(key, issued.key_pem)  # as a renewal lands: a new file renamed over
+    atomic_write(cert, issued.chain_pem)
     renewed = x509.load_pem_x509_certificates(issued.chain_pem)[0].serial_number
     assert renewed != before
     deadline = time.monotonic() + 30  # only bounds a failure: normally one 5 s refresh

@@ -7,7 +7,6 @@ restart."""
 from __future__ import annotations
 
 import asyncio
-import os
 import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -20,15 +19,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from gateway.ingress.cert_watch import CertificateWatch
 from pki.authority import CertificateAuthority
+from pki.durable import atomic_write
 from tests.gateway.ingress.conftest import start_upstream
 from tests.gateway.ingress.test_serve import POLICIES, _free_port, _serve
-
-
-def _replace(path: Path, data: bytes) -> None:
-    """A renewal lands as a new file renamed over the old one (as `kubectl` and pki do)."""
-    tmp = path.with_name(path.name + ".new")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def _server_pair(ca: CertificateAuthority, now: datetime | None = None) -> tuple[bytes, bytes]:
@@ -104,8 +97,8 @@ async def test_a_renewed_pair_is_served_to_new_connections(listener: Listener) -
     assert first == _serial(listener.cert.read_bytes())
     assert listener.watch.check() is False  # nothing changed
     cert_pem, key_pem = _server_pair(listener.ca)
-    _replace(listener.key, key_pem)
-    _replace(listener.cert, cert_pem)
+    atomic_write(listener.key, key_pem)
+    atomic_write(listener.cert, cert_pem)
     assert listener.watch.check() is True
     assert await listener.serial() == _serial(cert_pem) != first
     assert listener.count("ok") == 1 and listener.count("error") == 0
@@ -117,11 +110,11 @@ async def test_half_a_renewal_keeps_the_pair_in_force_until_it_completes(
         listener: Listener) -> None:
     first = await listener.serial()
     cert_pem, key_pem = _server_pair(listener.ca)
-    _replace(listener.cert, cert_pem)  # the new certificate, the old key
+    atomic_write(listener.cert, cert_pem)  # the new certificate, the old key
     assert listener.watch.check() is False
     assert listener.count("error") == 1
     assert await listener.serial() == first  # still served, still valid
-    _replace(listener.key, key_pem)  # the renewal completes: tried again, loaded
+    atomic_write(listener.key, key_pem)  # the renewal completes: tried again, loaded
     assert listener.watch.check() is True
     assert await listener.serial() == _serial(cert_pem)
 
@@ -131,14 +124,15 @@ async def test_a_pair_that_cannot_be_served_never_reaches_the_listener(
         listener: Listener, case: str) -> None:
     first = await listener.serial()
     if case == "garbage-cert":
-        _replace(listener.cert, b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+        atomic_write(listener.cert,
+                     b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
     elif case == "garbage-key":
-        _replace(listener.key, b"not a key")
+        atomic_write(listener.key, b"not a key")
     elif case == "expired":
         cert_pem, key_pem = _server_pair(
             listener.ca, now=datetime.now(UTC) - timedelta(hours=25))
-        _replace(listener.key, key_pem)
-        _replace(listener.cert, cert_pem)
+        atomic_write(listener.key, key_pem)
+        atomic_write(listener.cert, cert_pem)
     else:
         listener.key.unlink()  # mid-rename: the pair in force stays, nothing is counted
     assert listener.watch.check() is False
@@ -172,8 +166,8 @@ zones:
         await served.wait_for("listening")
         assert await _served_serial(port, ca_pem) == _serial(cert_pem)
         renewed, renewed_key = _server_pair(ca)
-        _replace(key, renewed_key)
-        _replace(cert, renewed)
+        atomic_write(key, renewed_key)
+        atomic_write(cert, renewed)
         reloaded = await served.wait_for("certificate reloaded", limit=30)
         assert reloaded["cert"] == str(cert)
         assert await _served_serial(port, ca_pem) == _serial(renewed)

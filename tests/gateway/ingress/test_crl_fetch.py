@@ -24,13 +24,14 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from gateway.config import TLSConfig
-from gateway.idp import DevIdP, demo_config
+from gateway.idp import DevIdP
 from gateway.ingress.crl_fetch import CRLFetch
 from gateway.store import Store
 from pki.authority import CertificateAuthority
 from pki.crl import MAX_CRL_BYTES
 from pki.errors import PKIError
 from pki.verify import CertificateVerifier
+from tests.gateway.control.test_serve import _config as control_yaml
 from tests.gateway.ingress.conftest import start_upstream
 from tests.gateway.ingress.test_crl_reload import (
     _answers,
@@ -313,12 +314,6 @@ def test_config_refuses_a_crl_url_that_cannot_work(fields: dict[str, object],
 # -- end to end: a real control plane, a real gateway ------------------------------------
 
 
-@pytest.fixture
-async def idp() -> AsyncIterator[DevIdP]:
-    async with DevIdP.start(demo_config(), "127.0.0.1", 0) as server:
-        yield server
-
-
 @pytest.mark.slow
 async def test_serve_refuses_a_device_revoked_through_the_control_plane(
         tmp_path: Path, idp: DevIdP) -> None:
@@ -335,20 +330,12 @@ async def test_serve_refuses_a_device_revoked_through_the_control_plane(
     other, other_key, _ = _issue(ca, tmp_path, "cam-8")
 
     control_port, ingress_port = _free_port(), _free_port()
-    control_config = tmp_path / "control.yaml"
-    control_config.write_text(f"""
-trust_domain: city.example
-listen: {{control: "127.0.0.1:{control_port}"}}
-identity:
-  oidc:
-    - {{issuer: "{idp.issuer}", audience: zonegate, jwks_uri: "{idp.jwks_uri}"}}
-store: sqlite:///zonegate.db
-control: {{ca_dir: {tmp_path / 'ca'}}}
-""")
+    control_config = control_yaml(tmp_path, idp, control_port,
+                                  f"control: {{ca_dir: {tmp_path / 'ca'}}}\n")
     with Store.open(f"sqlite:///{tmp_path / 'zonegate.db'}") as store:
         store.migrate()
     upstream, runner = await start_upstream()
-    gateway_config = tmp_path / "gateway.yaml"
+    gateway_config = tmp_path / "ingress.yaml"  # control_yaml wrote gateway.yaml
     gateway_config.write_text(f"""
 trust_domain: city.example
 listen: {{ingress: "127.0.0.1:{ingress_port}"}}
