@@ -3,7 +3,7 @@
 Each document is Chinese filler prose (Faker zh_CN) with templated sensitive values whose
 spans are known, and hard negatives that must not be reported: 18-digit order numbers, IDs
 with a wrong check digit, timestamps, phone-like numbers with unassigned prefixes, card-like
-numbers failing Luhn, version strings.
+numbers failing Luhn, version strings, waybill numbers of a mobile number's shape.
 """
 
 from __future__ import annotations
@@ -153,7 +153,7 @@ class Generator:
 
     # -- hard negatives ------------------------------------------------------------------
     def negative(self) -> str:
-        kind = self.rng.randrange(7)
+        kind = self.rng.randrange(8)
         if kind == 0:
             while True:
                 number = "20" + self.digits(16)
@@ -178,6 +178,9 @@ class Generator:
         if kind == 5:
             version = ".".join(str(self.rng.randint(0, n)) for n in (9, 20, 99, 999))
             return f"固件版本 {version} 已发布，v2.{self.digits(1)}.3。"
+        if kind == 6:
+            # a waybill number of a mobile number's shape, labelled as one
+            return f"运单号{self.rng.choice(self.prefixes)}{self.digits(8)}已签收。"
         return f"批次 E{self.digits(4)}，型号 G{self.digits(3)}，工单 {self.digits(12)}。"
 
     # -- documents -----------------------------------------------------------------------
@@ -241,6 +244,14 @@ def _contact(g: Generator, d: Document) -> None:
     d.add("请将材料发送至")
     d.add(g.fake.email(), "email")
     d.add("，或联系 ")
+    d.add(g.mobile(), "cn_mobile")
+    d.add("。")
+
+
+@_template
+def _order_note(g: Generator, d: Document) -> None:
+    # an exclusion word (订单) about something else in the sentence: the number is still one
+    d.add(g.rng.choice(["订单已发货，请联系", "订单 42 已退款，来电 ", "order shipped, call "]))
     d.add(g.mobile(), "cn_mobile")
     d.add("。")
 

@@ -28,9 +28,10 @@ class PatternSpec:
     check: Check | None = None
     extend: Extend | None = None
     caseless: bool = False
-    # The check verifies a check digit (and for IDs a date and area), so a value that passes
-    # it in full is trusted over a context word that does not label it (see scanner).
-    checksum: bool = False
+    # The check is specific enough that a value passing it in full is trusted over an
+    # exclusion word that does not label it (see scanner): a check digit (and for IDs a
+    # date and area), or a mobile number's assigned carrier prefix.
+    fail_closed: bool = False
 
 
 def _alt(words: tuple[str, ...] | frozenset[str]) -> str:
@@ -205,18 +206,19 @@ def builtin_patterns(today: Callable[[], _dt.date],
               + "|" + _alt(lexicon.CITIES) + "市")
     return [
         PatternSpec("cn_resident_id", r"\b\d{17}[\dXx]\b", 0.95, _resident_id(today),
-                    checksum=True),
-        PatternSpec("cn_mobile", r"\b1[3-9]\d{9}\b", 0.85, _mobile),
-        PatternSpec("cn_mobile", r"\+86[ -]?1[3-9]\d{9}\b", 0.85, _mobile),
-        PatternSpec("cn_mobile", r"\b1[3-9]\d[ -]\d{4}[ -]\d{4}\b", 0.85, _mobile),
+                    fail_closed=True),
+        PatternSpec("cn_mobile", r"\b1[3-9]\d{9}\b", 0.85, _mobile, fail_closed=True),
+        PatternSpec("cn_mobile", r"\+86[ -]?1[3-9]\d{9}\b", 0.85, _mobile, fail_closed=True),
+        PatternSpec("cn_mobile", r"\b1[3-9]\d[ -]\d{4}[ -]\d{4}\b", 0.85, _mobile,
+                    fail_closed=True),
         PatternSpec("cn_landline", r"(?:\(0\d{2,3}\)|\b0\d{2,3})[- ]?[2-9]\d{6,7}\b", 0.75,
                     _landline),
         PatternSpec("bank_card", r"\b[2-6]\d{12,18}\b", 0.9,
-                    _bank_card(unverified_card_score), checksum=True),
+                    _bank_card(unverified_card_score), fail_closed=True),
         PatternSpec("bank_card", r"\b[2-6]\d{3}(?:[ -]\d{4}){2,3}(?:[ -]\d{1,4})?\b", 0.9,
-                    _bank_card(unverified_card_score), checksum=True),
+                    _bank_card(unverified_card_score), fail_closed=True),
         PatternSpec("bank_card", r"\b6\d{5}[ -]\d{13}\b", 0.9, _bank_card(unverified_card_score),
-                    checksum=True),
+                    fail_closed=True),
         PatternSpec("cn_uscc", r"\b[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}\b", 0.85,
                     _uscc),
         PatternSpec("cn_passport", r"\bE\d{8}\b", 0.55, _document_number(0.55)),

@@ -73,7 +73,7 @@ class Scanner:
                 specs.append(PatternSpec(name, detector.pattern, detector.score))
         self._specs: list[PatternSpec] = specs
         # what the per-candidate loop reads, as one tuple per expression id
-        self._hot = [(spec.type, spec.score, spec.check, spec.extend, spec.checksum)
+        self._hot = [(spec.type, spec.score, spec.check, spec.extend, spec.fail_closed)
                      for spec in specs]
         # per keyword: (type, +boost or -penalty) pairs; a boost wins over a penalty
         self._keywords: list[dict[str, float]] = []
@@ -148,7 +148,7 @@ class Scanner:
         allow = catalog.allow_list
         allow_patterns = catalog.allow_patterns
         for (ident, bstart), bend in longest.items():
-            kind, base, check, extend, checksum = hot[ident]
+            kind, base, check, extend, fail_closed = hot[ident]
             if to_char is None:
                 anchor = start = bstart
                 end = bend
@@ -178,11 +178,11 @@ class Scanner:
                 if first < len(keyword_ends) and keyword_ends[first] <= at:
                     delta, labelled = _context(kind, keyword_ends, keyword_deltas, data, at,
                                                first, start, window, segments)
-                    if delta < 0 and not labelled and checksum and score >= base \
+                    if delta < 0 and not labelled and fail_closed and score >= base \
                             and score >= min_score:
                         # Fail closed: "order 42 shipped to <ID>" does not make a
-                        # checksummed ID an order number; only an exclusion word that
-                        # labels it does.
+                        # checksummed ID (or a mobile number) an order number; only an
+                        # exclusion word that labels it does.
                         score = max(score + delta, min_score)
                     else:
                         score += delta
@@ -204,7 +204,9 @@ def _context(kind: str, ends: list[int], deltas: list[dict[str, float]], data: b
              segments: Sequence[int]) -> tuple[float, bool]:
     """Boost and penalty from keywords ending within `window` code points before `start`
     (byte `at`), and not before the start of its segment; and whether an exclusion word
-    labels the value (only separators or a word such as 号/no. between them).
+    labels the value (only separators or a word such as 号/no. between them). A label is
+    nearer the value than any keyword can be, so it outweighs them: with one, only the
+    penalty counts (`电话… 运单号13812345678` is a waybill number).
 
     `first` is the first keyword that ends at most 4 * `window` bytes before `at`; the
     caller has checked that it ends at or before `at`.
@@ -232,7 +234,7 @@ def _context(kind: str, ends: list[int], deltas: list[dict[str, float]], data: b
                     if not labelled and gap <= _LABEL_GAP_MAX:
                         labelled = _LABEL_GAP.fullmatch(
                             data[ends[index]:at].decode("utf-8", "replace")) is not None
-    return boost + penalty, labelled
+    return (penalty if labelled else boost + penalty), labelled
 
 
 def _offset_map(data: bytes, spans: dict[tuple[int, int], int]) -> dict[int, int]:

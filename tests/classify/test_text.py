@@ -109,14 +109,24 @@ def test_does_not_find(clf: Classifier, text: str, kind: str) -> None:
 
 # An exclusion word that labels the value (订单号：…) lowers it below the threshold.
 LABELLED = [f"订单号{ID}", f"订单号：{ID}", f"订单编号为 {ID}", f"order no. {ID}",
-            f"Tracking #{ID}", f"流水号: {ID}", "运单号 6222021234567894"]
-# The same words elsewhere in the window do not hide a value that passed its checksum.
+            f"Tracking #{ID}", f"流水号: {ID}", "运单号 6222021234567894", "订单 13812345678",
+            "快递单号 13812345678 已签收", "serial no 138 1234 5678",
+            # a keyword further back does not outweigh the label next to the value
+            "联系电话见上。运单号13812345678已签收", "银行卡绑定后，订单号6222021234567894",
+            # an ID with a wrong check digit that happens to pass Luhn is no card
+            "录入的证件号621023195906095090校验失败"]
+# The same words elsewhere in the window do not hide a value that passed its checksum, or a
+# mobile number with an assigned prefix: a customer-service note about an order still
+# carries the caller's number.
 UNLABELLED = [
     (f"order 42 shipped to {ID}", "cn_resident_id", ID),
     (f"In order to verify: {ID}", "cn_resident_id", ID),
     (f"请按订单要求填写 {ID}", "cn_resident_id", ID),
     ("order 42 shipped to 110105199003071239", "cn_resident_id", "110105199003071239"),
     ("订单 42 已退款至 6222021234567894", "bank_card", "6222021234567894"),
+    ("order 42 shipped to 13812345678", "cn_mobile", "13812345678"),
+    ("订单已发货，请联系13812345678", "cn_mobile", "13812345678"),
+    ("订单已发货，收件人 +86 13812345678", "cn_mobile", "+86 13812345678"),
     # also a valid (L1) credit code: the lowered ID must still win the overlap
     ("In order to verify: 44150019871115306X", "cn_resident_id", "44150019871115306X"),
 ]
@@ -128,10 +138,10 @@ def test_exclusion_word_labelling_the_value_suppresses_it(clf: Classifier, text:
 
 
 @pytest.mark.parametrize(("text", "kind", "value"), UNLABELLED)
-def test_exclusion_word_elsewhere_does_not_hide_a_checksummed_identifier(
+def test_exclusion_word_elsewhere_does_not_hide_a_verified_identifier(
         clf: Classifier, text: str, kind: str, value: str) -> None:
     result = clf.scan_text(text)
-    assert result.level == "L4"
+    assert result.level == clf.catalog.detectors[kind].level
     assert [(f.type, text[f.start:f.end]) for f in result.findings] == [(kind, value)]
     assert result.findings[0].score >= clf.catalog.min_score
     # the gateway's response masking relies on it
