@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import ipaddress
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Literal, Protocol
@@ -21,6 +20,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from gateway.identity.errors import InvalidCredentials
 from gateway.identity.types import PeerCertificate
 from gateway.identity.xfcc import XFCCError, parse_xfcc
+from gateway.netset import NetworkSet
 from pki.errors import PKIError
 
 __all__ = [
@@ -30,8 +30,6 @@ __all__ = [
     "check_binding",
     "x5t_s256",
 ]
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class VerifiedCertificate(Protocol):
@@ -107,19 +105,11 @@ class CertificateAuthenticator:
     def __init__(self, verifier: ChainVerifier, *,
                  trusted_xfcc_from: Iterable[str] = ()) -> None:
         self._verifier = verifier
-        self._trusted: tuple[Network, ...] = tuple(
-            ipaddress.ip_network(net, strict=False) for net in trusted_xfcc_from
-        )
+        self._trusted = NetworkSet(trusted_xfcc_from)
 
     def trusts_xfcc_from(self, peer_ip: str) -> bool:
         """Whether `peer_ip` is a configured front proxy whose XFCC header is believed."""
-        try:
-            address = ipaddress.ip_address(peer_ip.split("%", 1)[0])
-        except ValueError:
-            return False
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-        return any(address in net for net in self._trusted)
+        return peer_ip in self._trusted
 
     def from_tls(self, leaf_der: bytes, chain_der: Sequence[bytes] = ()) -> tuple[
             PeerCertificate, bytes]:

@@ -11,8 +11,8 @@ import ipaddress
 from collections.abc import Mapping
 
 from gateway.ingress.errors import IngressSetupError
+from gateway.netset import Network, parse_address
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 _MEMO = 4096  # addresses whose segment is remembered (then start afresh)
 
 
@@ -45,9 +45,8 @@ class SegmentMap:
         return found
 
     def _lookup(self, address: str) -> str:
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
+        ip = parse_address(address)
+        if ip is None:
             return ""
         for network, name in self._table:
             if ip.version == network.version and ip in network:

@@ -9,7 +9,6 @@ an unexpected error and answers a generic 500: no stack trace reaches a client.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import time
 import uuid
@@ -34,7 +33,7 @@ from gateway.ingress.options import GatewayRuntimeOptions
 from gateway.ingress.paths import normalise_target
 from gateway.ingress.ratelimit import RateLimiter
 from gateway.ingress.routing import RESERVED_PREFIX, ZoneRoute, ZoneTable
-from gateway.ingress.segments import Network, SegmentMap
+from gateway.ingress.segments import SegmentMap
 from gateway.ingress.trail import RequestTrail
 from gateway.ingress.upstream import (
     Relayed,
@@ -45,6 +44,7 @@ from gateway.ingress.upstream import (
     verdict_response,
 )
 from gateway.metrics import GatewayMetrics
+from gateway.netset import NetworkSet
 from gateway.pdp.port import Decision, JSONObject, PDPUnavailable, PolicyEngine, readiness
 
 _log = logging.getLogger("zonegate.ingress")
@@ -75,11 +75,10 @@ class IngressGateway:
         self.limiter = RateLimiter(max_keys=options.rate_limit_keys,
                                    burst_seconds=options.rate_limit_burst_seconds)
         self.segments = SegmentMap(options.segments)
-        self._trusted = tuple(ipaddress.ip_network(n, strict=False) for n in trusted_proxies)
+        self._trusted = NetworkSet(trusted_proxies)
         self._trusted_peers: dict[str, bool] = {}
         # None: /metrics for anyone who reaches the listener (ingress.metrics_from)
-        self._metrics_from = None if metrics_from is None else tuple(
-            ipaddress.ip_network(n, strict=False) for n in metrics_from)
+        self._metrics_from = None if metrics_from is None else NetworkSet(metrics_from)
         # per-request metrics, their children bound once (see instruments.py)
         self._requests = BoundLabels(metrics.requests)
         self._request_seconds = BoundLabels(metrics.request_seconds)
@@ -177,7 +176,7 @@ class IngressGateway:
                                   if self.engine is not None else "", **body})
 
     def _may_read_metrics(self, peer: str) -> bool:
-        return self._metrics_from is None or _in_networks(peer, self._metrics_from)
+        return self._metrics_from is None or peer in self._metrics_from
 
     def _from_trusted_proxy(self, peer: str) -> bool:
         if not self._trusted:
@@ -185,7 +184,7 @@ class IngressGateway:
         known = self._trusted_peers.get(peer)
         if known is not None:
             return known
-        trusted = _in_networks(peer, self._trusted)
+        trusted = peer in self._trusted
         if len(self._trusted_peers) >= _PEER_MEMO:
             self._trusted_peers.clear()
         self._trusted_peers[peer] = trusted
@@ -439,15 +438,6 @@ def _peer_certificate(request: web.BaseRequest) -> bytes | None:
 
 def _header_pairs(request: web.BaseRequest) -> tuple[tuple[str, str], ...]:
     return tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers)
-
-
-def _in_networks(peer: str, networks: tuple[Network, ...]) -> bool:
-    """Whether `peer` is an IP address inside one of `networks` (not an address: False)."""
-    try:
-        address = ipaddress.ip_address(peer)
-    except ValueError:
-        return False
-    return any(address in net for net in networks)
 
 
 def _rate_keys(identity: Authenticated, peer: str) -> tuple[str, ...]:

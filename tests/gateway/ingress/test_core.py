@@ -261,6 +261,8 @@ def test_assertion_verifies_with_published_jwks() -> None:
 @pytest.mark.parametrize(("address", "segment"), [
     ("10.1.2.3", "hospital-net"), ("10.1.9.9", "gov-net"), ("10.2.0.1", ""),
     ("fd00::5", "iot-net"), ("not-an-ip", ""),
+    # what a dual-stack listener reports for an IPv4 peer is that peer
+    ("::ffff:10.1.2.3", "hospital-net"), ("fd00::5%eth0", "iot-net"),
 ])
 def test_segments_most_specific_wins(address: str, segment: str) -> None:
     from gateway.ingress.segments import SegmentMap
