@@ -259,6 +259,20 @@ class AutoQuarantine(_Strict):
     duration_seconds: Annotated[int, Field(ge=60, le=MAX_AUTO_QUARANTINE_SECONDS)] = 3600
     # only alerts posted by a `control.ingesters` certificate (not an admin's token)
     ingesters_only: bool = True
+    # never quarantined automatically, as the monitor's `trusted_devices` and `gateway_ips`:
+    # device ids or MACs (an alert's device.id or source.mac), and addresses or networks
+    # (its source.ip, or the address of an `ip:<address>` device; not an arp_spoof's
+    # source.ip, which is the address claimed)
+    exempt_devices: tuple[str, ...] = ()
+    exempt_networks: Networks = ()
+
+    @field_validator("exempt_devices")
+    @classmethod
+    def _device_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            if not item.strip() or len(item) > 128:
+                raise ValueError(f"not a device id or MAC (1-128 characters): {item!r}")
+        return value
 
     @field_validator("rules")
     @classmethod

@@ -6,9 +6,12 @@ the machine credential stays narrow. `decide` is pure (configuration, alert, cal
 in; an order or None out); `apply` makes the store calls:
 
 1. the device is added to the inventory if it is missing (a `DeviceObservation` from the
-   alert's `device.id`, `source.mac` and `source.ip`, by the ingesting principal);
-2. unless it is already quarantined, or an officer has marked it `trusted` (the monitor's
-   own response never quarantines a trusted device either), it is quarantined with reason
+   alert's `device.id`, `source.mac` and `source.ip`, by the ingesting principal), unless
+   the configuration exempts it;
+2. unless it is already quarantined, an officer has marked it `trusted` (the monitor's
+   own response never quarantines a trusted device either), or the configuration exempts
+   it (`exempt_devices`, `exempt_networks`: what the monitor's `trusted_devices` and
+   `gateway_ips` are to its own response), it is quarantined with reason
    ``"<rule.id>: <message>"`` until now + `duration_seconds`, by
    ``auto-quarantine:<principal>``;
 3. the outcome is audited as `alert.auto-quarantine` on ``alert:<id>``.
@@ -29,6 +32,7 @@ is not recorded either: it is the victim's, not the spoofer's.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
@@ -36,7 +40,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from gateway.config import AutoQuarantine
+from gateway.netset import NetworkSet
 from gateway.store import DeviceObservation, InvalidRecord, NotFound, Store
+from gateway.store import _validate as check
 from gateway.store._alert_doc import AlertDocument, validate
 
 ACTION = "alert.auto-quarantine"
@@ -57,6 +63,7 @@ class QuarantineOrder:
     device: DeviceObservation  # recorded if the inventory does not have the device
     reason: str
     until: datetime
+    exempt: str | None = None  # "device" or "network": the configuration spares it
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,13 +109,51 @@ def decide(config: AutoQuarantine | None, alert: AlertDocument, *, ingester: boo
     device_id = alert.device_id or alert.source_mac
     if device_id is None:
         return None
-    own_ip = alert.source_ip is not None and alert.rule_id not in _NOT_OWN_ADDRESS
+    own_ip = alert.source_ip if alert.rule_id not in _NOT_OWN_ADDRESS else None
     observation = DeviceObservation(
         id=device_id, seen_at=alert.timestamp, mac=alert.source_mac,
-        ips=(alert.source_ip,) if own_ip and alert.source_ip is not None else ())
+        ips=(own_ip,) if own_ip is not None else ())
     return QuarantineOrder(alert_id=alert.id, rule_id=alert.rule_id, severity=alert.severity,
                            device=observation, reason=reason_of(alert.rule_id, alert.message),
-                           until=now + timedelta(seconds=config.duration_seconds))
+                           until=now + timedelta(seconds=config.duration_seconds),
+                           exempt=exemption(config, alert, own_ip))
+
+
+def _device_key(name: str) -> str:
+    """A MAC in the store's canonical form, any other device id as it is."""
+    try:
+        return check.mac(name)
+    except InvalidRecord:
+        return name
+
+
+@functools.lru_cache(maxsize=8)
+def _exempt_sets(devices: tuple[str, ...],
+                 networks: tuple[str, ...]) -> tuple[frozenset[str], NetworkSet]:
+    return frozenset(map(_device_key, devices)), NetworkSet(networks)
+
+
+def exemption(config: AutoQuarantine, alert: AlertDocument,
+              own_ip: str | None) -> str | None:
+    """Why the configuration spares the host `alert` names ("device", "network"), or None.
+
+    The device is matched by `device.id` and `source.mac` (MACs in any notation); the
+    network by the host's own address (`own_ip`: the alert's source.ip unless that is an
+    address claimed) and by the address of an ``ip:<address>`` device (a host behind a
+    router, named by the monitor by its address).
+    """
+    if not config.exempt_devices and not config.exempt_networks:
+        return None
+    devices, networks = _exempt_sets(config.exempt_devices, config.exempt_networks)
+    names = (alert.device_id, alert.source_mac)
+    if any(name is not None and _device_key(name) in devices for name in names):
+        return "device"
+    addresses = [own_ip]
+    if alert.device_id is not None and alert.device_id.startswith("ip:"):
+        addresses.append(alert.device_id[3:])
+    if any(address is not None and address in networks for address in addresses):
+        return "network"
+    return None
 
 
 def _could_match(config: AutoQuarantine, document: Mapping[str, object]) -> bool:
@@ -160,6 +205,13 @@ def apply(store: Store, ordered: Iterable[QuarantineOrder], *, principal: str,
         if _handled(store, order.alert_id):
             continue
         device_id = order.device.id
+        if order.exempt is not None:
+            store.audit.record(by, ACTION, f"alert:{order.alert_id}", {
+                "device_id": device_id, "rule_id": order.rule_id, "severity": order.severity,
+                "device_created": False, "quarantine_id": None, "already_quarantined": [],
+                "skipped": f"exempt-{order.exempt}",
+            })
+            continue
         try:
             trusted = store.devices.get(device_id).trust == "trusted"
             created = False

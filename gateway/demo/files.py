@@ -145,7 +145,9 @@ def write_gateway_config(files: StateFiles, *, ports: DemoPorts, issuer: str, jw
         # severe alerts quarantine their device there (the monitor's threshold)
         "control": {"ca_dir": str(credentials.ca_dir), "ingesters": [MONITOR_SPIFFE_ID],
                     "auto_quarantine": {"min_severity": QUARANTINE_MIN_SEVERITY,
-                                        "duration_seconds": QUARANTINE_SECONDS}},
+                                        "duration_seconds": QUARANTINE_SECONDS,
+                                        # what the monitor spares, the control plane spares
+                                        "exempt_networks": MONITOR_CONFIG["gateway_ips"]}},
         "store": files.store_url,
     }
     files.gateway_config.write_text(

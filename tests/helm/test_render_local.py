@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
 from gateway.config import GatewayConfig
+from monitor.config import load_monitor_config
 from tests.helm._chart import Manifest, RenderError, by_kind, one
 from tests.helm._local import render_local, render_notes
 from tests.helm._render import (
@@ -224,6 +226,47 @@ def test_monitor_posts_alerts_with_a_listed_certificate(engine: Render) -> None:
         assert _mounted(monitor, flags[flag]), flag
     volumes = {v["name"]: v for v in spec["volumes"]}
     assert volumes["alerts-client"]["secret"]["secretName"] == "zonegate-monitor-tls"
+
+
+def test_monitor_and_auto_quarantine_spare_the_same_hosts(engine: Render,
+                                                          tmp_path: Path) -> None:
+    manifests = engine({
+        "monitor": {"alertsUrl": ALERTS, "gatewayIps": ["10.40.0.1", "fd00:40::1"],
+                    "trustedDevices": ["02:00:5e:00:00:01", "02-00-5E-00-00-02"]},
+        "controlPlane": {"autoQuarantine": {
+            "enabled": True, "exemptDevices": ["nvr-1", "02:00:5e:00:00:01"],
+            "exemptNetworks": ["10.50.0.0/24"]}}})
+    # the monitor reads its own file with its own loader
+    text = one(manifests, "ConfigMap", f"{FULL}-monitor")["data"]["monitor.yaml"]
+    (tmp_path / "monitor.yaml").write_text(text)
+    monitor_config = load_monitor_config(tmp_path / "monitor.yaml")
+    assert monitor_config.gateway_ips == ("10.40.0.1", "fd00:40::1")
+    assert monitor_config.trusted_devices == ("02:00:5e:00:00:01", "02:00:5e:00:00:02")
+    spec = one(manifests, "DaemonSet", f"{FULL}-monitor")["spec"]["template"]
+    monitor = container_named(spec["spec"], "monitor")
+    config_file = monitor["args"][monitor["args"].index("--config") + 1]
+    assert _mounted(monitor, config_file) and config_file.endswith("/monitor.yaml")
+    volumes = {v["name"]: v for v in spec["spec"]["volumes"]}
+    assert volumes["config"]["configMap"]["name"] == f"{FULL}-monitor"
+    assert len(spec["metadata"]["annotations"]["checksum/config"]) == 64
+    # and the control plane spares what the monitor spares, plus its own list
+    rule = config_of(manifests).control.auto_quarantine
+    assert rule is not None
+    assert rule.exempt_devices == ("02:00:5e:00:00:01", "02-00-5E-00-00-02", "nvr-1")
+    assert rule.exempt_networks == ("10.40.0.1", "fd00:40::1", "10.50.0.0/24")
+
+
+def test_monitor_config_changes_restart_only_the_monitor(engine: Render) -> None:
+    before, after = engine({}), engine({"monitor": {"gatewayIps": ["10.40.0.1"]}})
+
+    def annotations(manifests: list[Manifest]) -> dict[str, str]:
+        return {name: spec_of["metadata"].get("annotations", {}).get("checksum/config", "")
+                for name, spec_of in ((m.name, m.body["spec"]["template"]) for m in manifests
+                                      if m.kind in ("Deployment", "DaemonSet"))}
+
+    changed = {name for name, value in annotations(before).items()
+               if annotations(after)[name] != value}
+    assert changed == {f"{FULL}-monitor"}
 
 
 def test_monitor_is_no_ingester_unless_it_posts(engine: Render) -> None:

@@ -121,7 +121,11 @@ GOOD = [
     ("ingesters-and-auto-quarantine", {"controlPlane": {
         "ingesters": ["spiffe://city.example/zone/edge/svc/egress"],
         "autoQuarantine": {"enabled": True, "rules": ["port_scan_horizontal"],
-                           "minSeverity": 90, "durationSeconds": 600}}}),
+                           "minSeverity": 90, "durationSeconds": 600,
+                           "exemptDevices": ["nvr-1"],
+                           "exemptNetworks": ["10.50.0.0/24", "10.50.1.1"]}}}),
+    ("monitor-spares-routers", {"monitor": {"gatewayIps": ["10.40.0.1", "fd00::1"],
+                                            "trustedDevices": ["02:00:5E:00:00:01"]}}),
     ("control-plane-ca", {"controlPlane": {"ca": {
         "secretName": "zonegate-ca", "passphraseSecret": {"name": "ca-pass", "key": "p"},
         "persistence": {"accessMode": "ReadWriteMany", "storageClassName": "cephfs"}}}}),
@@ -275,6 +279,16 @@ BAD = [
      "$.monitor.alertsClient.secretName"),
     ("monitor-spiffe-id-shape", {"monitor": {"alertsClient": {
         "spiffeId": "spiffe://city.example/monitor"}}}, "$.monitor.alertsClient.spiffeId"),
+    ("gateway-ip-not-an-address", {"monitor": {"gatewayIps": ["router.local"]}},
+     "$.monitor.gatewayIps[0]"),
+    ("gateway-ip-a-network", {"monitor": {"gatewayIps": ["10.0.0.0/24"]}},
+     "$.monitor.gatewayIps[0]"),
+    ("trusted-device-not-a-mac", {"monitor": {"trustedDevices": ["cam-1"]}},
+     "$.monitor.trustedDevices[0]"),
+    ("exempt-network-not-a-network", {"controlPlane": {"autoQuarantine": {
+        "exemptNetworks": ["everything"]}}}, "$.controlPlane.autoQuarantine.exemptNetworks[0]"),
+    ("exempt-device-blank", {"controlPlane": {"autoQuarantine": {
+        "exemptDevices": ["cam 1"]}}}, "$.controlPlane.autoQuarantine.exemptDevices[0]"),
 ]
 
 

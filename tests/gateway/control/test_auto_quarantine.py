@@ -72,8 +72,10 @@ def _with_auto_quarantine(issuer: str, **kwargs: Any) -> GatewayConfig:
     # the conftest's stack, with this module's `auto_quarantine` section in `control:`
     config = _plain_control_config(issuer, **kwargs)
     section = AutoQuarantine.model_validate({"rules": ["telnet_bruteforce",
-                                                       "port_scan_vertical"],
-                                             "min_severity": 80, "duration_seconds": 3600})
+                                                       "port_scan_vertical", "arp_spoof"],
+                                             "min_severity": 80, "duration_seconds": 3600,
+                                             "exempt_devices": ["nvr-1", "02-00-00-00-00-EE"],
+                                             "exempt_networks": ["10.9.0.0/24"]})
     control = config.control.model_copy(update={"auto_quarantine": section})
     return config.model_copy(update={"control": control})
 
@@ -227,6 +229,39 @@ def test_a_device_an_officer_trusts_is_not_quarantined_automatically(aq: Stack) 
     assert len(monitor.post("/api/alerts", json=again).json()["quarantined"]) == 1
 
 
+@pytest.mark.parametrize(("alert_id", "doc", "skipped"), [
+    ("aq-ex-1", severe("aq-ex-1", device="nvr-1", mac=None, ip="10.0.0.91"), "exempt-device"),
+    # the MAC in another notation than the configuration's
+    ("aq-ex-2", severe("aq-ex-2", device=None, mac="02:00:00:00:00:ee", ip="10.0.0.92"),
+     "exempt-device"),
+    ("aq-ex-3", severe("aq-ex-3", device="srv-93", mac="02:00:00:00:00:93", ip="10.9.0.93"),
+     "exempt-network"),
+    # a host behind a router, which the monitor names by its address
+    ("aq-ex-4", severe("aq-ex-4", device="ip:10.9.0.94", mac=None, ip="10.9.0.94"),
+     "exempt-network"),
+])
+def test_an_exempt_device_or_network_is_never_quarantined_automatically(
+        aq: Stack, alert_id: str, doc: dict[str, object], skipped: str) -> None:
+    posted = _monitor(aq).post("/api/alerts", json=doc)
+    assert (posted.status_code, posted.json()["quarantined"]) == (201, []), posted.text
+    device = doc.get("device", {}).get("id") or doc["source"]["mac"]  # type: ignore[union-attr,index]
+    assert aq.store.quarantines.history(device) == ()
+    [marker] = aq.store.audit.list(target=f"alert:{alert_id}", action=ACTION).items
+    assert (marker.details["skipped"], marker.details["quarantine_id"]) == (skipped, None)
+    assert marker.details["device_created"] is False
+    assert aq.store.alerts.get(alert_id).rule_id  # the alert itself is kept
+
+
+def test_an_arp_spoofer_claiming_an_exempt_address_is_still_quarantined(aq: Stack) -> None:
+    # source.ip of arp_spoof is the address claimed (here the router's): the spoofer's MAC
+    # is what is quarantined, and the exemption of the address does not protect it
+    doc = severe("aq-ex-arp", device=None, mac="02:00:00:00:00:a5", ip="10.9.0.1",
+                 rule="arp_spoof", message="ARP claim of 10.9.0.1")
+    done = _monitor(aq).post("/api/alerts", json=doc).json()["quarantined"]
+    assert [q["device_id"] for q in done] == ["02:00:00:00:00:a5"]
+    assert aq.store.devices.get("02:00:00:00:00:a5").ips == ()
+
+
 def test_a_batch_quarantines_each_device_once(aq: Stack) -> None:
     docs = [
         severe("aq-b1", device="cam-b", mac="02:00:00:00:00:0b", ip="10.0.0.111"),
@@ -298,6 +333,39 @@ def test_decide(note: str, config: AutoQuarantine | None, doc: dict[str, object]
     assert (order.device.id, order.device.ips) == expect, note
     assert order.until == NOW + timedelta(seconds=config.duration_seconds)
     assert order.reason == f"{doc['rule']['id']}: {doc['message']}"  # type: ignore[index]
+
+
+EXEMPT = RULE.model_copy(update={"exempt_devices": ("cam-77", "02:00:00:00:00:AA"),
+                                 "exempt_networks": ("10.9.0.0/24", "fd00:9::/64")})
+
+
+@pytest.mark.parametrize(("note", "doc", "expect"), [
+    ("device id", severe("e1"), "device"),
+    ("MAC, other case", severe("e2", device=None, mac="02:00:00:00:00:aa"), "device"),
+    ("MAC, dashes", severe("e3", device="x", mac="02-00-00-00-00-AA"), "device"),
+    ("own address", severe("e4", device="x", ip="10.9.0.4"), "network"),
+    ("IPv6 address", severe("e5", device="x", ip="fd00:9::5"), "network"),
+    ("ip: device", severe("e6", device="ip:10.9.0.6", mac=None, ip="10.0.0.6"), "network"),
+    ("neither", severe("e7", device="x", mac="02:00:00:00:00:07"), None),
+    ("arp_spoof: the claimed address exempts nothing",
+     severe("e8", device=None, mac="02:00:00:00:00:08", ip="10.9.0.1", rule="arp_spoof"), None),
+    ("arp_spoof: an exempt MAC is still exempt",
+     severe("e9", device=None, mac="02:00:00:00:00:aa", rule="arp_spoof"), "device"),
+])
+def test_exemption(note: str, doc: dict[str, object], expect: str | None) -> None:
+    order = decide(EXEMPT, validate(doc), ingester=True, now=NOW)
+    assert order is not None, note
+    assert order.exempt == expect, note
+    assert decide(RULE, validate(doc), ingester=True, now=NOW).exempt is None  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("exempt_networks", ["10.9.0.0/33"]), ("exempt_networks", ["router"]),
+    ("exempt_devices", [""]), ("exempt_devices", ["x" * 129]),
+])
+def test_exemptions_are_validated(field: str, value: list[str]) -> None:
+    with pytest.raises(ValueError, match=field):
+        AutoQuarantine.model_validate({field: value})
 
 
 def test_reason_is_one_bounded_line() -> None:
