@@ -30,7 +30,7 @@ class PatternSpec:
     caseless: bool = False
     # The check is specific enough that a value passing it in full is trusted over an
     # exclusion word that does not label it (see scanner): a check digit (and for IDs a
-    # date and area), or a mobile number's assigned carrier prefix.
+    # date and area), a mobile number's assigned carrier prefix, a landline's area code.
     fail_closed: bool = False
 
 
@@ -211,8 +211,10 @@ def builtin_patterns(today: Callable[[], _dt.date],
         PatternSpec("cn_mobile", r"\+86[ -]?1[3-9]\d{9}\b", 0.85, _mobile, fail_closed=True),
         PatternSpec("cn_mobile", r"\b1[3-9]\d[ -]\d{4}[ -]\d{4}\b", 0.85, _mobile,
                     fail_closed=True),
+        # only the full shape (area code set off by a dash or brackets) scores the base and
+        # so fails closed; bare digit runs keep the plain penalty
         PatternSpec("cn_landline", r"(?:\(0\d{2,3}\)|\b0\d{2,3})[- ]?[2-9]\d{6,7}\b", 0.75,
-                    _landline),
+                    _landline, fail_closed=True),
         PatternSpec("bank_card", r"\b[2-6]\d{12,18}\b", 0.9,
                     _bank_card(unverified_card_score), fail_closed=True),
         PatternSpec("bank_card", r"\b[2-6]\d{3}(?:[ -]\d{4}){2,3}(?:[ -]\d{1,4})?\b", 0.9,

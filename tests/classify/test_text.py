@@ -110,7 +110,7 @@ def test_does_not_find(clf: Classifier, text: str, kind: str) -> None:
 # An exclusion word that labels the value (订单号：…) lowers it below the threshold.
 LABELLED = [f"订单号{ID}", f"订单号：{ID}", f"订单编号为 {ID}", f"order no. {ID}",
             f"Tracking #{ID}", f"流水号: {ID}", "运单号 6222021234567894", "订单 13812345678",
-            "快递单号 13812345678 已签收", "serial no 138 1234 5678",
+            "快递单号 13812345678 已签收", "serial no 138 1234 5678", "订单号 010-62345678",
             # a keyword further back does not outweigh the label next to the value
             "联系电话见上。运单号13812345678已签收", "银行卡绑定后，订单号6222021234567894",
             # an ID with a wrong check digit that happens to pass Luhn is no card
@@ -127,6 +127,8 @@ UNLABELLED = [
     ("order 42 shipped to 13812345678", "cn_mobile", "13812345678"),
     ("订单已发货，请联系13812345678", "cn_mobile", "13812345678"),
     ("订单已发货，收件人 +86 13812345678", "cn_mobile", "+86 13812345678"),
+    ("order 42 shipped, call 010-62345678", "cn_landline", "010-62345678"),
+    ("订单已发货，请拨打(0591)87654321", "cn_landline", "(0591)87654321"),
     # also a valid (L1) credit code: the lowered ID must still win the overlap
     ("In order to verify: 44150019871115306X", "cn_resident_id", "44150019871115306X"),
 ]
@@ -156,6 +158,7 @@ def test_exclusion_word_still_lowers_the_score(clf: Classifier) -> None:
 
 @pytest.mark.parametrize("text", [
     "订单 42 退款 6222021234567895",        # fails Luhn: nothing to trust
+    "order 42 shipped 01062345678",         # a landline without its dash: a bare digit run
     "订单 42 银行卡号6222021234567895",     # fails Luhn: the penalty outweighs the keyword
     "订单 42 已发货 202311251234567890",    # fails the ID checks
 ])
