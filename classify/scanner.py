@@ -181,8 +181,8 @@ class Scanner:
                     if delta < 0 and not labelled and fail_closed and score >= base \
                             and score >= min_score:
                         # Fail closed: "order 42 shipped to <ID>" does not make a
-                        # checksummed ID (or a mobile number) an order number; only an
-                        # exclusion word that labels it does.
+                        # verified identifier (PatternSpec.fail_closed) an order number;
+                        # only an exclusion word that labels it does.
                         score = max(score + delta, min_score)
                     else:
                         score += delta

@@ -41,7 +41,7 @@ from datetime import datetime, timedelta
 
 from gateway.config import AutoQuarantine
 from gateway.netset import NetworkSet
-from gateway.store import DeviceObservation, InvalidRecord, NotFound, Store
+from gateway.store import DeviceObservation, InvalidRecord, NotFound, QuarantineRecord, Store
 from gateway.store import _validate as check
 from gateway.store._alert_doc import AlertDocument, validate
 
@@ -204,37 +204,43 @@ def apply(store: Store, ordered: Iterable[QuarantineOrder], *, principal: str,
     for order in ordered:
         if _handled(store, order.alert_id):
             continue
-        device_id = order.device.id
-        if order.exempt is not None:
-            store.audit.record(by, ACTION, f"alert:{order.alert_id}", {
-                "device_id": device_id, "rule_id": order.rule_id, "severity": order.severity,
-                "device_created": False, "quarantine_id": None, "already_quarantined": [],
-                "skipped": f"exempt-{order.exempt}",
-            })
-            continue
-        try:
-            trusted = store.devices.get(device_id).trust == "trusted"
-            created = False
-        except NotFound:
-            _record, created = store.devices.upsert(order.device, by=principal)
-            trusted = False
-        # not released and not expired: one this very request started (its `since` is the
-        # store's clock, a moment after `now`) counts too
-        active = [q for q in store.quarantines.history(device_id)
-                  if q.released_at is None and (q.until is None or q.until > now)]
-        # an officer's `trusted` verdict exempts the device from automatic quarantine, as
-        # the monitor's own response does; only an officer quarantines it then
-        quarantine = None if active or trusted else store.quarantine(
-            device_id, order.reason, by, until=order.until)
+        active: list[QuarantineRecord] = []
+        if order.exempt is not None:  # the inventory and the quarantines stay untouched
+            created, quarantine = False, None
+            skipped: str | None = f"exempt-{order.exempt}"
+        else:
+            created, active, quarantine, skipped = _act(store, order, by, principal, now)
         store.audit.record(by, ACTION, f"alert:{order.alert_id}", {
-            "device_id": device_id, "rule_id": order.rule_id, "severity": order.severity,
-            "device_created": created,
+            "device_id": order.device.id, "rule_id": order.rule_id,
+            "severity": order.severity, "device_created": created,
             "quarantine_id": None if quarantine is None else quarantine.id,
             "already_quarantined": [q.id for q in active],
-            "skipped": "trusted" if trusted and not active else None,
+            "skipped": skipped,
         })
         if quarantine is not None:
             done.append(AutoQuarantined(
-                alert_id=order.alert_id, rule_id=order.rule_id, device_id=device_id,
+                alert_id=order.alert_id, rule_id=order.rule_id, device_id=order.device.id,
                 quarantine_id=quarantine.id, until=quarantine.until, device_created=created))
     return done
+
+
+def _act(store: Store, order: QuarantineOrder, by: str, principal: str, now: datetime
+         ) -> tuple[bool, list[QuarantineRecord], QuarantineRecord | None, str | None]:
+    """Record the device if missing and quarantine it unless that is already done or an
+    officer trusts it: (device created, active quarantines, new quarantine, why skipped)."""
+    device_id = order.device.id
+    try:
+        trusted = store.devices.get(device_id).trust == "trusted"
+        created = False
+    except NotFound:
+        _record, created = store.devices.upsert(order.device, by=principal)
+        trusted = False
+    # not released and not expired: one this very request started (its `since` is the
+    # store's clock, a moment after `now`) counts too
+    active = [q for q in store.quarantines.history(device_id)
+              if q.released_at is None and (q.until is None or q.until > now)]
+    # an officer's `trusted` verdict exempts the device from automatic quarantine, as
+    # the monitor's own response does; only an officer quarantines it then
+    quarantine = None if active or trusted else store.quarantine(
+        device_id, order.reason, by, until=order.until)
+    return created, active, quarantine, "trusted" if trusted and not active else None
